@@ -1,0 +1,440 @@
+/* client.c - one client of the proxy, answered exactly as QEMU would.
+ *
+ * States: NEGOTIATING (greeting sent), READY (capabilities accepted).
+ * What QEMU decides before it looks at a command (framing errors, the
+ * shape of the request, negotiation) is decided here with QEMU's words;
+ * everything else goes to QEMU itself.
+ *
+ * QEMU answers a client's in-band requests strictly in order, errors
+ * included, so every in-band request takes a slot in a queue and replies
+ * leave in slot order. Only exec-oob requests from a client that enabled
+ * OOB skip the queue, as they do in QEMU.
+ *
+ * qmp_capabilities arguments are checked by QEMU: the proxy sends the
+ * client's request to its own, already negotiated connection, where QEMU
+ * runs the argument checks and then refuses with "already complete". Any
+ * other answer is QEMU's verdict on the arguments and goes back as is. */
+#include "proxy.h"
+
+#include "conn.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/* Requests a client may have outstanding before the proxy stops reading
+ * from it; QEMU itself queues at most 8 in-band requests per monitor. */
+#define MAX_IN_FLIGHT 64
+
+#define CAPS_ALREADY_DONE "Capabilities negotiation is already complete, command ignored"
+
+typedef enum {
+    CLIENT_NEGOTIATING,
+    CLIENT_READY,
+} ClientState;
+
+typedef struct {
+    GString *text; /* NULL until answered */
+} Slot;
+
+/* A message that arrived while a capabilities check was out. */
+typedef struct {
+    QmpValue *value;
+    char *raw;
+    gsize raw_len;
+    char *error;
+} Held;
+
+struct ProxyClient {
+    Proxy *proxy;
+    guint number;
+    ProxyPeer *peer;
+    QmpConn *conn;
+    ClientState state;
+    gboolean oob;
+    gboolean dropped;
+    gboolean eof; /* the peer sent all it will send */
+    guint drop_idle;
+
+    GQueue slots; /* of Slot, oldest first */
+    guint in_flight;
+
+    QmpValue *caps_request; /* the qmp_capabilities being checked */
+    GQueue held;            /* of Held */
+
+    int *fds; /* received with the client's bytes, not yet used */
+    guint n_fds;
+};
+
+static void handle_message(ProxyClient *client, QmpValue *value, const char *raw, gsize len,
+                           const char *error);
+
+static gboolean pretty(ProxyClient *client)
+{
+    return upstream_is_pretty(proxy_get_upstream(client->proxy));
+}
+
+static gboolean drop_now(gpointer data)
+{
+    ProxyClient *client = data;
+
+    client->drop_idle = 0;
+    proxy_remove_client(client->proxy, client);
+    return G_SOURCE_REMOVE;
+}
+
+/* Gives up on the client. Deferred: callers may be walking the clients. */
+static void drop(ProxyClient *client)
+{
+    if (client->dropped) {
+        return;
+    }
+    client->dropped = TRUE;
+    qmp_conn_set_reading(client->conn, FALSE);
+    router_forget_client(proxy_get_router(client->proxy), client);
+    client->drop_idle = g_idle_add(drop_now, client);
+}
+
+static void send_text(ProxyClient *client, const char *text, gsize len)
+{
+    if (client->dropped) {
+        return;
+    }
+    qmp_conn_send(client->conn, text, len);
+    gsize queued = qmp_conn_queued(client->conn);
+    if (queued > proxy_get_options(client->proxy)->client_queue_max) {
+        g_message("client %u (pid %d) is not reading: %zu bytes queued for it; disconnecting",
+                  client->number, (int)client->peer->pid, queued);
+        drop(client);
+    }
+}
+
+/* Like QEMU, which reads the end of input only after answering all that
+ * came before it: once the peer is done sending and everything is
+ * answered, close. */
+static void maybe_finish(ProxyClient *client)
+{
+    if (client->eof && !client->dropped && client->in_flight == 0 &&
+        g_queue_is_empty(&client->held)) {
+        qmp_conn_close(client->conn, "peer closed the connection");
+    }
+}
+
+static void update_reading(ProxyClient *client)
+{
+    if (!client->dropped && !client->eof) {
+        qmp_conn_set_reading(client->conn,
+                             client->in_flight < MAX_IN_FLIGHT && !client->caps_request);
+    }
+    maybe_finish(client);
+}
+
+static Slot *slot_new(ProxyClient *client)
+{
+    Slot *slot = g_new0(Slot, 1);
+
+    g_queue_push_tail(&client->slots, slot);
+    return slot;
+}
+
+static void slot_free(Slot *slot)
+{
+    if (slot->text) {
+        g_string_free(slot->text, TRUE);
+    }
+    g_free(slot);
+}
+
+static void flush_slots(ProxyClient *client)
+{
+    Slot *slot;
+
+    while ((slot = g_queue_peek_head(&client->slots)) && slot->text) {
+        g_queue_pop_head(&client->slots);
+        send_text(client, slot->text->str, slot->text->len);
+        slot_free(slot);
+    }
+}
+
+/* Answers now (out of band) or in turn (in band); takes @text. */
+static void answer(ProxyClient *client, gboolean in_band, GString *text)
+{
+    if (!in_band) {
+        send_text(client, text->str, text->len);
+        g_string_free(text, TRUE);
+        return;
+    }
+    slot_new(client)->text = text;
+    flush_slots(client);
+}
+
+static void answer_error(ProxyClient *client, gboolean in_band, const char *klass, const char *desc,
+                         const QmpValue *id)
+{
+    answer(client, in_band, qmp_reply_error(klass, desc, id, pretty(client)));
+}
+
+void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text)
+{
+    client->in_flight--;
+    if (slot) {
+        ((Slot *)slot)->text = text;
+        flush_slots(client);
+    } else {
+        answer(client, FALSE, text);
+    }
+    update_reading(client);
+}
+
+static gboolean is_already_done(QmpValue *reply)
+{
+    QmpValue *err = qmp_value_dict_get(reply, "error");
+
+    return err && qmp_value_type(err) == QMP_VALUE_DICT &&
+           g_strcmp0(qmp_value_dict_get_string(err, "class"), QMP_CLASS_COMMAND_NOT_FOUND) == 0 &&
+           g_strcmp0(qmp_value_dict_get_string(err, "desc"), CAPS_ALREADY_DONE) == 0;
+}
+
+/* QEMU's qmp_caps_accept(): every capability asked for must be offered. */
+static GString *accept_caps(ProxyClient *client, QmpValue *request)
+{
+    QmpValue *args = qmp_value_dict_get(request, "arguments");
+    QmpValue *enable = args ? qmp_value_dict_get(args, "enable") : NULL;
+    QmpValue *id = qmp_value_dict_get(request, "id");
+    Upstream *up = proxy_get_upstream(client->proxy);
+    g_autoptr(GString) unavailable = NULL;
+    gboolean oob = FALSE;
+
+    for (guint i = 0; enable && i < qmp_value_list_length(enable); i++) {
+        const char *cap = qmp_value_get_string(qmp_value_list_get(enable, i));
+
+        if (!cap) {
+            continue; /* QEMU's argument check already refused these */
+        }
+        if (!upstream_offers(up, cap)) {
+            if (!unavailable) {
+                unavailable = g_string_new(cap);
+            } else {
+                g_string_append_printf(unavailable, ", %s", cap);
+            }
+        }
+        oob |= strcmp(cap, "oob") == 0;
+    }
+    if (unavailable) {
+        g_autofree char *desc = g_strdup_printf("Capability %s not available", unavailable->str);
+
+        return qmp_reply_error(QMP_CLASS_GENERIC, desc, id, pretty(client));
+    }
+    client->state = CLIENT_READY;
+    client->oob = oob;
+    g_debug("client %u negotiated capabilities%s", client->number, oob ? " (oob)" : "");
+
+    g_autoptr(QmpValue) empty = qmp_value_new_dict();
+    return qmp_reply_return(empty, id, pretty(client));
+}
+
+static void held_free(Held *h)
+{
+    qmp_value_unref(h->value);
+    g_free(h->raw);
+    g_free(h->error);
+    g_free(h);
+}
+
+void proxy_client_caps_checked(ProxyClient *client, gpointer slot, QmpValue *reply, GString *text)
+{
+    g_autoptr(QmpValue) request = g_steal_pointer(&client->caps_request);
+
+    client->in_flight--;
+    if (is_already_done(reply)) {
+        /* QEMU accepted the arguments; the negotiation itself is ours */
+        g_string_free(text, TRUE);
+        text = accept_caps(client, request);
+    }
+    ((Slot *)slot)->text = text;
+    flush_slots(client);
+
+    Held *h;
+    while (!client->caps_request && !client->dropped && (h = g_queue_pop_head(&client->held))) {
+        handle_message(client, h->value, h->raw, h->raw_len, h->error);
+        held_free(h);
+    }
+    update_reading(client);
+}
+
+static void take_fds(ProxyClient *client, int **fds, guint *n_fds)
+{
+    *fds = g_steal_pointer(&client->fds);
+    *n_fds = client->n_fds;
+    client->n_fds = 0;
+}
+
+static void close_fds(ProxyClient *client)
+{
+    for (guint i = 0; i < client->n_fds; i++) {
+        close(client->fds[i]);
+    }
+    g_clear_pointer(&client->fds, g_free);
+    client->n_fds = 0;
+}
+
+static void handle_message(ProxyClient *client, QmpValue *value, const char *raw, gsize len,
+                           const char *error)
+{
+    Router *router = proxy_get_router(client->proxy);
+    g_autofree char *problem = NULL;
+    QmpRequest req;
+
+    if (error) {
+        answer_error(client, TRUE, QMP_CLASS_GENERIC, error, NULL);
+        return;
+    }
+    /* QEMU runs exec-oob at once only for clients that enabled OOB; for
+     * others it reads nothing new until the previous command is done. */
+    gboolean in_band = !(client->oob && qmp_request_is_oob(value));
+
+    if (!qmp_request_check(value, client->oob, &req, &problem)) {
+        answer_error(client, in_band, QMP_CLASS_GENERIC, problem, req.id);
+        return;
+    }
+
+    if (client->state == CLIENT_NEGOTIATING) {
+        if (strcmp(req.command, "qmp_capabilities") != 0) {
+            answer_error(client, in_band, QMP_CLASS_COMMAND_NOT_FOUND,
+                         "Expecting capabilities negotiation with 'qmp_capabilities'", req.id);
+            return;
+        }
+        client->caps_request = qmp_value_ref(value);
+        client->in_flight++;
+        update_reading(client);
+        router_forward(router, client, slot_new(client), ROUTE_CAPS_CHECK, &req, value, raw, len,
+                       NULL, 0);
+        return;
+    }
+
+    /* QEMU's getfd and add-fd take the descriptors the client sent last */
+    int *fds = NULL;
+    guint n_fds = 0;
+    if (strcmp(req.command, "getfd") == 0 || strcmp(req.command, "add-fd") == 0) {
+        take_fds(client, &fds, &n_fds);
+    }
+    client->in_flight++;
+    update_reading(client);
+    router_forward(router, client, in_band ? slot_new(client) : NULL, ROUTE_COMMAND, &req, value,
+                   raw, len, fds, n_fds);
+}
+
+static void on_message(QmpConn *conn, QmpValue *value, const char *raw, gsize len,
+                       const char *error, gpointer user_data)
+{
+    ProxyClient *client = user_data;
+
+    if (client->dropped) {
+        return;
+    }
+    if (client->caps_request) {
+        Held *h = g_new0(Held, 1);
+
+        h->value = value ? qmp_value_ref(value) : NULL;
+        h->raw = g_memdup2(raw, len);
+        h->raw_len = len;
+        h->error = g_strdup(error);
+        g_queue_push_tail(&client->held, h);
+        return;
+    }
+    handle_message(client, value, raw, len, error);
+}
+
+static void on_fds(QmpConn *conn, int *fds, guint n_fds, gpointer user_data)
+{
+    ProxyClient *client = user_data;
+
+    /* like QEMU's socket chardev: a new batch replaces an unused one */
+    close_fds(client);
+    client->fds = fds;
+    client->n_fds = n_fds;
+    g_debug("client %u sent %u file descriptor(s)", client->number, n_fds);
+}
+
+static void on_eof(QmpConn *conn, gpointer user_data)
+{
+    ProxyClient *client = user_data;
+
+    client->eof = TRUE;
+    maybe_finish(client);
+}
+
+static void on_closed(QmpConn *conn, const char *reason, gpointer user_data)
+{
+    ProxyClient *client = user_data;
+
+    g_message("client %u (pid %d) disconnected: %s", client->number, (int)client->peer->pid,
+              reason);
+    drop(client);
+}
+
+static const QmpConnCallbacks client_callbacks = {
+    .message = on_message,
+    .fds = on_fds,
+    .eof = on_eof,
+    .closed = on_closed,
+};
+
+ProxyClient *proxy_client_new(Proxy *proxy, guint number, int fd, ProxyPeer *peer)
+{
+    ProxyClient *client = g_new0(ProxyClient, 1);
+    const GString *greeting = upstream_get_greeting(proxy_get_upstream(proxy));
+
+    client->proxy = proxy;
+    client->number = number;
+    client->peer = peer;
+    client->state = CLIENT_NEGOTIATING;
+    g_queue_init(&client->slots);
+    g_queue_init(&client->held);
+    client->conn = qmp_conn_new(fd, &client_callbacks, client);
+    send_text(client, greeting->str, greeting->len);
+    return client;
+}
+
+void proxy_client_free(ProxyClient *client)
+{
+    if (!client) {
+        return;
+    }
+    g_clear_handle_id(&client->drop_idle, g_source_remove);
+    qmp_conn_free(client->conn);
+    g_queue_clear_full(&client->slots, (GDestroyNotify)slot_free);
+    g_queue_clear_full(&client->held, (GDestroyNotify)held_free);
+    qmp_value_unref(client->caps_request);
+    close_fds(client);
+    proxy_peer_free(client->peer);
+    g_free(client);
+}
+
+guint proxy_client_get_number(const ProxyClient *client)
+{
+    return client->number;
+}
+
+const ProxyPeer *proxy_client_get_peer(const ProxyClient *client)
+{
+    return client->peer;
+}
+
+gboolean proxy_client_is_ready(const ProxyClient *client)
+{
+    return client->state == CLIENT_READY && !client->dropped;
+}
+
+void proxy_client_event(ProxyClient *client, const char *raw, gsize len)
+{
+    if (proxy_client_is_ready(client)) {
+        send_text(client, raw, len);
+    }
+}
+
+void proxy_client_close(ProxyClient *client, const char *reason)
+{
+    if (!client->dropped) {
+        qmp_conn_close(client->conn, reason);
+    }
+}

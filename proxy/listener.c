@@ -1,0 +1,229 @@
+/* listener.c - the unix socket clients connect to.
+ *
+ * Created with a restrictive mode (QMP is root-equivalent over the VM);
+ * a stale socket file left by a dead process is replaced, a live listener
+ * is never stolen from. Each peer's credentials come from SO_PEERCRED and
+ * are checked before it sees a single byte. */
+#include "proxy.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct Listener {
+    char *path;
+    int fd;
+    guint watch;
+    Proxy *proxy;
+    guint next_number;
+};
+
+static gboolean fill_addr(struct sockaddr_un *addr, const char *path, GError **error)
+{
+    memset(addr, 0, sizeof(*addr));
+    addr->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(addr->sun_path)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "listen socket path %s is too long (at most %zu bytes)", path,
+                    sizeof(addr->sun_path) - 1);
+        return FALSE;
+    }
+    strcpy(addr->sun_path, path);
+    return TRUE;
+}
+
+/* Removes a socket file nobody listens on; refuses anything else. */
+static gboolean clear_stale(const char *path, GError **error)
+{
+    struct sockaddr_un addr;
+    GStatBuf st;
+
+    if (g_lstat(path, &st) < 0) {
+        return TRUE; /* nothing there */
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                    "%s exists and is not a socket; refusing to replace it", path);
+        return FALSE;
+    }
+    if (!fill_addr(&addr, path, error)) {
+        return FALSE;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+                    g_strerror(errno));
+        return FALSE;
+    }
+    int rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+    int err = errno;
+    close(fd);
+    if (rc == 0 || err == EAGAIN) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+                    "another process is listening on %s; refusing to take it over", path);
+        return FALSE;
+    }
+    if (err != ECONNREFUSED) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "cannot check %s: %s", path,
+                    g_strerror(err));
+        return FALSE;
+    }
+    g_message("replacing stale socket %s", path);
+    if (g_unlink(path) < 0 && errno != ENOENT) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot remove %s: %s", path,
+                    g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+Listener *listener_new(const char *path, guint mode, GError **error)
+{
+    struct sockaddr_un addr;
+
+    if (!fill_addr(&addr, path, error) || !clear_stale(path, error)) {
+        return NULL;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+                    g_strerror(errno));
+        return NULL;
+    }
+    /* bind() creates the file with the umask: make it private from the
+     * start, then widen it to what was asked */
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
+    int err = errno;
+    umask(old);
+    if (rc < 0 || chmod(path, mode) < 0 || listen(fd, 64) < 0) {
+        err = rc < 0 ? err : errno;
+        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "cannot listen on %s: %s", path,
+                    g_strerror(err));
+        if (rc == 0) {
+            g_unlink(path);
+        }
+        close(fd);
+        return NULL;
+    }
+
+    Listener *l = g_new0(Listener, 1);
+    l->path = g_strdup(path);
+    l->fd = fd;
+    l->next_number = 1;
+    return l;
+}
+
+static char *peer_exe(pid_t pid)
+{
+    g_autofree char *link = g_strdup_printf("/proc/%d/exe", (int)pid);
+    g_autofree char *target = g_file_read_link(link, NULL);
+    g_autofree char *comm_path = g_strdup_printf("/proc/%d/comm", (int)pid);
+    g_autofree char *comm = NULL;
+
+    if (target) {
+        return g_path_get_basename(target);
+    }
+    /* another user's process: comm is still readable */
+    if (g_file_get_contents(comm_path, &comm, NULL, NULL)) {
+        return g_strdup(g_strstrip(comm));
+    }
+    return g_strdup("?");
+}
+
+void proxy_peer_free(ProxyPeer *peer)
+{
+    if (peer) {
+        g_free(peer->exe);
+        g_free(peer);
+    }
+}
+
+static gboolean uid_allowed(const ProxyOptions *opts, uid_t uid)
+{
+    if (!opts->allow_uids || opts->allow_uids->len == 0) {
+        return TRUE;
+    }
+    for (guint i = 0; i < opts->allow_uids->len; i++) {
+        if (g_array_index(opts->allow_uids, uid_t, i) == uid) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+static void accept_one(Listener *l, int fd)
+{
+    const ProxyOptions *opts = proxy_get_options(l->proxy);
+    g_autoptr(ProxyPeer) peer = g_new0(ProxyPeer, 1);
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    guint number = l->next_number++;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        g_warning("client %u: SO_PEERCRED failed (%s); refused", number, g_strerror(errno));
+        close(fd);
+        return;
+    }
+    peer->pid = cred.pid;
+    peer->uid = cred.uid;
+    peer->gid = cred.gid;
+    peer->exe = peer_exe(cred.pid);
+
+    if (!uid_allowed(opts, cred.uid)) {
+        g_message("client %u refused: pid %d uid %u gid %u (%s) is not an allowed uid", number,
+                  (int)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid, peer->exe);
+        close(fd);
+        return;
+    }
+    if (proxy_client_count(l->proxy) >= opts->max_clients) {
+        g_message("client %u refused: pid %d uid %u (%s): already %u clients (--max-clients)",
+                  number, (int)cred.pid, (unsigned)cred.uid, peer->exe, opts->max_clients);
+        close(fd);
+        return;
+    }
+    g_message("client %u connected: pid %d uid %u gid %u (%s)", number, (int)cred.pid,
+              (unsigned)cred.uid, (unsigned)cred.gid, peer->exe);
+    proxy_add_client(l->proxy, number, fd, g_steal_pointer(&peer));
+}
+
+static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
+{
+    Listener *l = user_data;
+
+    for (;;) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+        if (cfd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+                g_warning("accept on %s failed: %s", l->path, g_strerror(errno));
+            }
+            break;
+        }
+        accept_one(l, cfd);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+void listener_start(Listener *l, Proxy *proxy)
+{
+    l->proxy = proxy;
+    l->watch = g_unix_fd_add(l->fd, G_IO_IN, on_accept, l);
+}
+
+void listener_free(Listener *l)
+{
+    if (!l) {
+        return;
+    }
+    g_clear_handle_id(&l->watch, g_source_remove);
+    close(l->fd);
+    g_unlink(l->path);
+    g_free(l->path);
+    g_free(l);
+}

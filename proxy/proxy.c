@@ -1,0 +1,174 @@
+/* proxy.c - the daemon as a whole: wires listener, clients, router and
+ * upstream together and decides when to stop.
+ *
+ * The listening socket exists from the start, so a client that connects
+ * early waits in the backlog; it is accepted once QEMU's connection is
+ * negotiated. When QEMU goes away every client is closed after what is
+ * queued for it is written, as QEMU's own close would, and the daemon
+ * exits 0. */
+#include "proxy.h"
+
+#define CLOSE_GRACE_MS 2000
+
+struct Proxy {
+    ProxyOptions opts;
+    GMainLoop *loop;
+    Upstream *up;
+    Router *router;
+    Listener *listener;
+    GPtrArray *clients; /* of ProxyClient */
+    int status;
+    gboolean closing;
+    guint grace_id;
+};
+
+Proxy *proxy_new(const ProxyOptions *options)
+{
+    Proxy *p = g_new0(Proxy, 1);
+
+    p->opts = *options;
+    p->opts.upstream_path = g_strdup(options->upstream_path);
+    p->opts.listen_path = g_strdup(options->listen_path);
+    p->opts.allow_uids = options->allow_uids ? g_array_ref(options->allow_uids) : NULL;
+    p->loop = g_main_loop_new(NULL, FALSE);
+    p->router = router_new(p);
+    p->clients = g_ptr_array_new_with_free_func((GDestroyNotify)proxy_client_free);
+    return p;
+}
+
+static void on_upstream_ready(Upstream *up, const char *error, gpointer user_data)
+{
+    Proxy *p = user_data;
+
+    if (error) {
+        g_printerr("qmproxy: %s\n", error);
+        p->status = 1;
+        g_main_loop_quit(p->loop);
+        return;
+    }
+    g_message("connected to QEMU at %s%s; serving clients on %s", p->opts.upstream_path,
+              upstream_offers(up, "oob") ? " (oob enabled)" : "", p->opts.listen_path);
+    listener_start(p->listener, p);
+}
+
+static void on_upstream_message(Upstream *up, QmpValue *msg, const char *raw, gsize len,
+                                gpointer user_data)
+{
+    Proxy *p = user_data;
+
+    router_upstream_message(p->router, msg, raw, len);
+}
+
+static gboolean grace_over(gpointer user_data)
+{
+    Proxy *p = user_data;
+
+    p->grace_id = 0;
+    g_message("%u client(s) still had output queued; closing anyway", p->clients->len);
+    g_main_loop_quit(p->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_upstream_closed(Upstream *up, const char *reason, gpointer user_data)
+{
+    Proxy *p = user_data;
+
+    g_message("%s", reason);
+    guint n = router_log_in_flight(p->router);
+    if (n) {
+        g_message("%u command(s) were in flight and will get no answer", n);
+    }
+    p->closing = TRUE;
+    p->status = 0;
+    /* no new clients; the socket file goes now */
+    g_clear_pointer(&p->listener, listener_free);
+    if (p->clients->len == 0) {
+        g_main_loop_quit(p->loop);
+        return;
+    }
+    for (guint i = 0; i < p->clients->len; i++) {
+        proxy_client_close(g_ptr_array_index(p->clients, i), "QEMU went away");
+    }
+    p->grace_id = g_timeout_add(CLOSE_GRACE_MS, grace_over, p);
+}
+
+gboolean proxy_start(Proxy *p, GError **error)
+{
+    p->listener = listener_new(p->opts.listen_path, p->opts.socket_mode, error);
+    if (!p->listener) {
+        return FALSE;
+    }
+    p->up = upstream_new(p->opts.upstream_path, p->opts.connect_timeout, on_upstream_ready,
+                         on_upstream_message, on_upstream_closed, p);
+    return upstream_connect(p->up, error);
+}
+
+int proxy_run(Proxy *p)
+{
+    g_main_loop_run(p->loop);
+    return p->status;
+}
+
+void proxy_stop(Proxy *p)
+{
+    g_main_loop_quit(p->loop);
+}
+
+void proxy_free(Proxy *p)
+{
+    if (!p) {
+        return;
+    }
+    g_clear_handle_id(&p->grace_id, g_source_remove);
+    /* clients first: they hold routes into the router */
+    g_ptr_array_unref(p->clients);
+    listener_free(p->listener);
+    upstream_free(p->up);
+    router_free(p->router);
+    g_main_loop_unref(p->loop);
+    g_free(p->opts.upstream_path);
+    g_free(p->opts.listen_path);
+    if (p->opts.allow_uids) {
+        g_array_unref(p->opts.allow_uids);
+    }
+    g_free(p);
+}
+
+const ProxyOptions *proxy_get_options(Proxy *p)
+{
+    return &p->opts;
+}
+
+Router *proxy_get_router(Proxy *p)
+{
+    return p->router;
+}
+
+Upstream *proxy_get_upstream(Proxy *p)
+{
+    return p->up;
+}
+
+void proxy_add_client(Proxy *p, guint number, int fd, ProxyPeer *peer)
+{
+    g_ptr_array_add(p->clients, proxy_client_new(p, number, fd, peer));
+}
+
+guint proxy_client_count(Proxy *p)
+{
+    return p->clients->len;
+}
+
+void proxy_remove_client(Proxy *p, ProxyClient *client)
+{
+    router_forget_client(p->router, client);
+    g_ptr_array_remove_fast(p->clients, client);
+    if (p->closing && p->clients->len == 0) {
+        g_main_loop_quit(p->loop);
+    }
+}
+
+void proxy_foreach_client(Proxy *p, GFunc func, gpointer user_data)
+{
+    g_ptr_array_foreach(p->clients, func, user_data);
+}

@@ -1,0 +1,119 @@
+/* proxy.h - the daemon's parts and how they talk to each other.
+ *
+ *   listener -> client <-> router <-> upstream (QEMU)
+ *
+ * The upstream owns the one QMP connection QEMU allows; the router owns the
+ * ids on it and sends each reply back to the client that asked; a client
+ * speaks QMP to its peer exactly as QEMU would. */
+#pragma once
+
+#include "message.h"
+#include <gio/gio.h>
+#include "value.h"
+
+#include <sys/types.h>
+
+typedef struct Proxy Proxy;
+typedef struct ProxyClient ProxyClient;
+typedef struct Router Router;
+typedef struct Upstream Upstream;
+typedef struct Listener Listener;
+
+typedef struct {
+    char *upstream_path;
+    char *listen_path;
+    guint socket_mode;
+    GArray *allow_uids; /* of uid_t; empty: anyone who can open the socket */
+    guint max_clients;
+    gsize client_queue_max; /* bytes queued to a client before it is dropped */
+    guint connect_timeout;  /* seconds to wait for QEMU's greeting */
+} ProxyOptions;
+
+/* Who is on the other end of a client socket (SO_PEERCRED, /proc). */
+typedef struct {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    char *exe; /* the executable's name, or "?" */
+} ProxyPeer;
+
+/* proxy.c: the whole daemon */
+Proxy *proxy_new(const ProxyOptions *options);
+/* Connects upstream and starts serving; FALSE if either fails. */
+gboolean proxy_start(Proxy *proxy, GError **error);
+/* Runs until QEMU goes away or proxy_stop(); returns the exit status. */
+int proxy_run(Proxy *proxy);
+void proxy_stop(Proxy *proxy);
+void proxy_free(Proxy *proxy);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Proxy, proxy_free)
+const ProxyOptions *proxy_get_options(Proxy *proxy);
+Router *proxy_get_router(Proxy *proxy);
+Upstream *proxy_get_upstream(Proxy *proxy);
+/* A client socket accepted by the listener (ownership of @fd and @peer). */
+void proxy_add_client(Proxy *proxy, guint number, int fd, ProxyPeer *peer);
+guint proxy_client_count(Proxy *proxy);
+/* Called by a client once its connection is gone. */
+void proxy_remove_client(Proxy *proxy, ProxyClient *client);
+/* Every negotiated client, for events. */
+void proxy_foreach_client(Proxy *proxy, GFunc func, gpointer user_data);
+
+/* upstream.c: the connection to QEMU */
+typedef void (*UpstreamReadyFunc)(Upstream *up, const char *error, gpointer user_data);
+typedef void (*UpstreamMessageFunc)(Upstream *up, QmpValue *msg, const char *raw, gsize raw_len,
+                                    gpointer user_data);
+typedef void (*UpstreamClosedFunc)(Upstream *up, const char *reason, gpointer user_data);
+Upstream *upstream_new(const char *path, guint timeout_s, UpstreamReadyFunc ready,
+                       UpstreamMessageFunc message, UpstreamClosedFunc closed, gpointer user_data);
+/* Connects; the outcome comes through the ready callback. */
+gboolean upstream_connect(Upstream *up, GError **error);
+void upstream_free(Upstream *up);
+/* QEMU's greeting exactly as received, CRLF included. */
+const GString *upstream_get_greeting(Upstream *up);
+/* Whether QEMU offered capability @name in its greeting. */
+gboolean upstream_offers(Upstream *up, const char *name);
+/* Whether QEMU writes pretty-printed JSON (-qmp ...,pretty=on). */
+gboolean upstream_is_pretty(Upstream *up);
+void upstream_send(Upstream *up, const char *data, gsize len, int *fds, guint n_fds);
+
+/* client.c: one client, speaking QMP as QEMU would */
+ProxyClient *proxy_client_new(Proxy *proxy, guint number, int fd, ProxyPeer *peer);
+void proxy_client_free(ProxyClient *client);
+guint proxy_client_get_number(const ProxyClient *client);
+const ProxyPeer *proxy_client_get_peer(const ProxyClient *client);
+gboolean proxy_client_is_ready(const ProxyClient *client);
+/* A reply for the client's request in @slot (NULL: an out-of-band one). */
+void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text);
+/* The answer to a capabilities check sent for the client (see client.c). */
+void proxy_client_caps_checked(ProxyClient *client, gpointer slot, QmpValue *reply, GString *text);
+/* An event: sent as is to a negotiated client. */
+void proxy_client_event(ProxyClient *client, const char *raw, gsize len);
+/* Closes once what is queued is written (QEMU went away). */
+void proxy_client_close(ProxyClient *client, const char *reason);
+
+/* router.c: ids on the upstream connection and where replies go */
+typedef enum {
+    ROUTE_COMMAND,    /* the reply goes to the client as QEMU wrote it */
+    ROUTE_CAPS_CHECK, /* the reply settles a client's qmp_capabilities */
+} RouteKind;
+Router *router_new(Proxy *proxy);
+void router_free(Router *router);
+/* Sends @msg (whose text is @raw) upstream under an id of the router's,
+ * remembering to answer @client in @slot. */
+void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKind kind,
+                    const QmpRequest *req, QmpValue *msg, const char *raw, gsize raw_len, int *fds,
+                    guint n_fds);
+/* A message from QEMU after negotiation: a reply or an event. */
+void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsize len);
+/* The client is gone: its replies, when they come, are dropped. */
+void router_forget_client(Router *router, ProxyClient *client);
+/* Logs the commands still waiting for QEMU; returns how many. */
+guint router_log_in_flight(Router *router);
+
+/* listener.c: the socket clients connect to */
+Listener *listener_new(const char *path, guint mode, GError **error);
+/* Starts accepting; each peer is checked against @options. */
+void listener_start(Listener *listener, Proxy *proxy);
+void listener_free(Listener *listener);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Listener, listener_free)
+void proxy_peer_free(ProxyPeer *peer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ProxyPeer, proxy_peer_free)

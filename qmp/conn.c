@@ -1,0 +1,394 @@
+/* conn.c - non-blocking QMP socket I/O on the GLib main loop.
+ *
+ * Writes are attempted at once and queued only when the socket is full,
+ * so a reply costs one sendmsg() on the fast path. The read side hands
+ * every byte to a framer, so messages may arrive split or batched. */
+#include "conn.h"
+
+#include "framer.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+#define READS_PER_WAKEUP 4
+#define MAX_RECV_FDS 32 /* QEMU's chardev takes 16; leave room to see more */
+
+typedef struct {
+    char *data;
+    gsize len;
+    gsize off;
+    int *fds;
+    guint n_fds;
+} Chunk;
+
+typedef struct {
+    GSource source;
+    QmpConn *conn;
+} ConnSource;
+
+struct QmpConn {
+    int fd;
+    QmpConnCallbacks cb;
+    gpointer user_data;
+    QmpFramer *framer;
+    GSource *source;
+    gpointer fd_tag;
+
+    GQueue out; /* of Chunk */
+    gsize queued;
+
+    gboolean reading;
+    gboolean closing;  /* qmp_conn_close(): flush, then report */
+    gboolean dead;     /* closed reported, or freed; nothing more */
+    guint in_dispatch; /* callbacks running: defer the free */
+    gboolean free_pending;
+    char *close_reason;
+    char *deferred_close; /* reported from the next dispatch */
+    char *read_buf;
+};
+
+static void chunk_free(Chunk *c)
+{
+    for (guint i = 0; i < c->n_fds; i++) {
+        close(c->fds[i]);
+    }
+    g_free(c->fds);
+    g_free(c->data);
+    g_free(c);
+}
+
+static void update_events(QmpConn *conn)
+{
+    GIOCondition ev = 0;
+
+    if (conn->dead) {
+        return;
+    }
+    if (conn->reading && !conn->closing) {
+        ev |= G_IO_IN;
+    }
+    if (conn->queued) {
+        ev |= G_IO_OUT;
+    }
+    g_source_modify_unix_fd(conn->source, conn->fd_tag, ev);
+}
+
+static void report_closed(QmpConn *conn, const char *reason)
+{
+    if (conn->dead) {
+        return;
+    }
+    conn->dead = TRUE;
+    g_source_modify_unix_fd(conn->source, conn->fd_tag, 0);
+    conn->in_dispatch++;
+    conn->cb.closed(conn, reason, conn->user_data);
+    conn->in_dispatch--;
+}
+
+/* Outside dispatch (a send or close requested by the owner) the owner must
+ * not be called back re-entrantly: report on the next main-loop turn. */
+static void defer_closed(QmpConn *conn, const char *reason)
+{
+    if (conn->dead || conn->deferred_close) {
+        return;
+    }
+    conn->deferred_close = g_strdup(reason);
+    g_source_set_ready_time(conn->source, 0);
+}
+
+static void on_frame(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                     gpointer user_data)
+{
+    QmpConn *conn = user_data;
+
+    /* the rest of a read after the owner gave up on the peer is dropped */
+    if (conn->dead || conn->closing || conn->free_pending) {
+        return;
+    }
+    conn->cb.message(conn, value, raw, raw_len, error, conn->user_data);
+}
+
+static void take_fds(QmpConn *conn, struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+        guint n = (guint)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *fds = g_new(int, n ? n : 1);
+
+        memcpy(fds, CMSG_DATA(c), n * sizeof(int));
+        if (conn->cb.fds && !conn->dead && !conn->closing) {
+            conn->cb.fds(conn, fds, n, conn->user_data);
+        } else {
+            for (guint i = 0; i < n; i++) {
+                close(fds[i]);
+            }
+            g_free(fds);
+        }
+    }
+}
+
+static void do_read(QmpConn *conn)
+{
+    for (int round = 0; round < READS_PER_WAKEUP; round++) {
+        union {
+            char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
+            struct cmsghdr align;
+        } control;
+        struct iovec iov = { conn->read_buf, READ_CHUNK };
+        struct msghdr msg = {
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
+            .msg_control = control.buf,
+            .msg_controllen = sizeof(control.buf),
+        };
+        ssize_t n = recvmsg(conn->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) {
+                return;
+            }
+            g_autofree char *reason = g_strdup_printf("read failed: %s", g_strerror(errno));
+            report_closed(conn, reason);
+            return;
+        }
+        if (msg.msg_controllen) {
+            take_fds(conn, &msg);
+        }
+        if (n == 0) {
+            if (!conn->cb.eof) {
+                report_closed(conn, "peer closed the connection");
+                return;
+            }
+            conn->reading = FALSE;
+            update_events(conn);
+            conn->cb.eof(conn, conn->user_data);
+            return;
+        }
+        qmp_framer_feed(conn->framer, conn->read_buf, (gsize)n);
+        if (conn->dead || conn->closing || conn->free_pending || !conn->reading) {
+            return;
+        }
+        if (n < READ_CHUNK) {
+            return;
+        }
+    }
+}
+
+static gboolean send_chunk(QmpConn *conn, Chunk *c)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = { c->data + c->off, c->len - c->off };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+    if (c->n_fds && c->off == 0) {
+        gsize size = sizeof(int) * MIN(c->n_fds, (guint)MAX_RECV_FDS);
+
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(size);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(size);
+        memcpy(CMSG_DATA(cm), c->fds, size);
+    }
+
+    ssize_t n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) {
+            return TRUE;
+        }
+        g_autofree char *reason = g_strdup_printf("write failed: %s", g_strerror(errno));
+        defer_closed(conn, reason);
+        return FALSE;
+    }
+    if (c->n_fds) {
+        /* the peer holds its own copies now */
+        for (guint i = 0; i < c->n_fds; i++) {
+            close(c->fds[i]);
+        }
+        c->n_fds = 0;
+    }
+    c->off += (gsize)n;
+    conn->queued -= (gsize)n;
+    return TRUE;
+}
+
+static void flush(QmpConn *conn)
+{
+    Chunk *c;
+
+    while (!conn->dead && !conn->deferred_close && (c = g_queue_peek_head(&conn->out))) {
+        if (!send_chunk(conn, c)) {
+            return;
+        }
+        if (c->off < c->len) {
+            break;
+        }
+        chunk_free(g_queue_pop_head(&conn->out));
+    }
+    if (conn->dead || conn->deferred_close) {
+        return;
+    }
+    if (conn->closing && g_queue_is_empty(&conn->out)) {
+        shutdown(conn->fd, SHUT_WR);
+        defer_closed(conn, conn->close_reason);
+        return;
+    }
+    update_events(conn);
+}
+
+static void conn_unref_dispatch(QmpConn *conn);
+
+static gboolean conn_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
+{
+    QmpConn *conn = ((ConnSource *)source)->conn;
+    GIOCondition rev = g_source_query_unix_fd(source, conn->fd_tag);
+
+    conn->in_dispatch++;
+    if (conn->deferred_close) {
+        g_autofree char *reason = g_steal_pointer(&conn->deferred_close);
+
+        g_source_set_ready_time(source, -1);
+        report_closed(conn, reason);
+    }
+    if ((rev & G_IO_OUT) && !conn->dead) {
+        flush(conn);
+    }
+    if ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && !conn->dead && !conn->free_pending) {
+        if (conn->reading && !conn->closing) {
+            do_read(conn);
+        } else if (rev & (G_IO_HUP | G_IO_ERR)) {
+            /* not reading, yet the peer is gone: nothing left to wait for */
+            report_closed(conn, "peer closed the connection");
+        }
+    }
+    conn_unref_dispatch(conn);
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs conn_source_funcs = {
+    .dispatch = conn_dispatch,
+};
+
+QmpConn *qmp_conn_new(int fd, const QmpConnCallbacks *callbacks, gpointer user_data)
+{
+    QmpConn *conn = g_new0(QmpConn, 1);
+    g_autoptr(GError) error = NULL;
+
+    g_unix_set_fd_nonblocking(fd, TRUE, &error);
+    conn->fd = fd;
+    conn->cb = *callbacks;
+    conn->user_data = user_data;
+    conn->framer = qmp_framer_new(on_frame, conn);
+    conn->reading = TRUE;
+    conn->read_buf = g_malloc(READ_CHUNK);
+    g_queue_init(&conn->out);
+
+    conn->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
+    ((ConnSource *)conn->source)->conn = conn;
+    g_source_set_static_name(conn->source, "qmp-conn");
+    conn->fd_tag = g_source_add_unix_fd(conn->source, fd, G_IO_IN);
+    g_source_attach(conn->source, NULL);
+    return conn;
+}
+
+static void conn_destroy(QmpConn *conn)
+{
+    g_source_destroy(conn->source);
+    g_source_unref(conn->source);
+    g_queue_clear_full(&conn->out, (GDestroyNotify)chunk_free);
+    qmp_framer_free(conn->framer);
+    close(conn->fd);
+    g_free(conn->close_reason);
+    g_free(conn->deferred_close);
+    g_free(conn->read_buf);
+    g_free(conn);
+}
+
+static void conn_unref_dispatch(QmpConn *conn)
+{
+    conn->in_dispatch--;
+    if (conn->in_dispatch == 0 && conn->free_pending) {
+        conn_destroy(conn);
+    }
+}
+
+void qmp_conn_free(QmpConn *conn)
+{
+    if (!conn) {
+        return;
+    }
+    if (conn->in_dispatch) {
+        conn->free_pending = TRUE;
+        conn->dead = TRUE;
+        return;
+    }
+    conn_destroy(conn);
+}
+
+void qmp_conn_send_with_fds(QmpConn *conn, const char *data, gsize len, int *fds, guint n_fds)
+{
+    if (conn->dead || conn->free_pending || conn->closing) {
+        for (guint i = 0; i < n_fds; i++) {
+            close(fds[i]);
+        }
+        g_free(fds);
+        return;
+    }
+    Chunk *c = g_new0(Chunk, 1);
+
+    c->data = g_memdup2(data, len);
+    c->len = len;
+    c->fds = fds;
+    c->n_fds = n_fds;
+    g_queue_push_tail(&conn->out, c);
+    conn->queued += len;
+    if (conn->out.length == 1) {
+        /* nothing ahead of it: try now rather than after a poll */
+        flush(conn);
+    }
+}
+
+void qmp_conn_send(QmpConn *conn, const char *data, gsize len)
+{
+    qmp_conn_send_with_fds(conn, data, len, NULL, 0);
+}
+
+gsize qmp_conn_queued(const QmpConn *conn)
+{
+    return conn->queued;
+}
+
+void qmp_conn_set_reading(QmpConn *conn, gboolean reading)
+{
+    if (conn->reading == reading) {
+        return;
+    }
+    conn->reading = reading;
+    update_events(conn);
+}
+
+void qmp_conn_close(QmpConn *conn, const char *reason)
+{
+    if (conn->dead || conn->closing) {
+        return;
+    }
+    conn->closing = TRUE;
+    conn->close_reason = g_strdup(reason);
+    flush(conn);
+}
+
+int qmp_conn_get_fd(const QmpConn *conn)
+{
+    return conn->fd;
+}

@@ -1,0 +1,28 @@
+/* framer.h - turns a QMP byte stream into complete JSON values exactly as
+ * QEMU's json-lexer and json-streamer do, errors and recovery included. */
+#pragma once
+
+#include "value.h"
+
+typedef struct QmpFramer QmpFramer;
+
+/* Called once per complete value or error, from inside qmp_framer_feed().
+ * On success @value is the parsed value and @raw/@raw_len its exact text
+ * (valid only during the call); on failure @value and @raw are NULL and
+ * @error is QEMU's message. The callback must not feed or free the framer. */
+typedef void (*QmpFramerFunc)(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                              gpointer user_data);
+
+/* QEMU's limits (qobject/json-streamer.c), per message. */
+#define QMP_FRAMER_MAX_TOKEN_SIZE (64u << 20)
+#define QMP_FRAMER_MAX_TOKEN_COUNT (2u << 20)
+#define QMP_FRAMER_MAX_NESTING (1u << 10)
+
+QmpFramer *qmp_framer_new(QmpFramerFunc func, gpointer user_data);
+void qmp_framer_free(QmpFramer *framer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpFramer, qmp_framer_free)
+
+/* Feeds @len bytes; any number of values may complete. */
+void qmp_framer_feed(QmpFramer *framer, const char *data, gsize len);
+/* Bytes held for a value still incomplete. */
+gsize qmp_framer_pending(const QmpFramer *framer);

@@ -1,0 +1,154 @@
+/* message.c - the QMP layer over JSON: what QEMU's qmp_dispatch() checks,
+ * and replies laid out exactly as QEMU lays them out. */
+#include "message.h"
+
+#include "writer.h"
+
+#include <string.h>
+
+gboolean qmp_request_is_oob(const QmpValue *msg)
+{
+    return qmp_value_type(msg) == QMP_VALUE_DICT && qmp_value_dict_get(msg, "exec-oob") &&
+           !qmp_value_dict_get(msg, "execute");
+}
+
+gboolean qmp_request_check(const QmpValue *msg, gboolean allow_oob, QmpRequest *req,
+                           char **error_message)
+{
+    const char *exec_key = NULL;
+
+    memset(req, 0, sizeof(*req));
+    if (qmp_value_type(msg) != QMP_VALUE_DICT) {
+        *error_message = g_strdup("QMP input must be a JSON object");
+        return FALSE;
+    }
+    req->id = qmp_value_dict_get(msg, "id");
+
+    /* The first offending member in QDict order is the one reported. */
+    g_autoptr(GArray) order = qmp_value_dict_qemu_order(msg);
+    for (guint i = 0; i < order->len; i++) {
+        QmpValue *item;
+        const char *key = qmp_value_dict_nth(msg, g_array_index(order, guint, i), &item);
+
+        if (strcmp(key, "execute") == 0 || (allow_oob && strcmp(key, "exec-oob") == 0)) {
+            if (qmp_value_type(item) != QMP_VALUE_STRING) {
+                *error_message = g_strdup_printf("QMP input member '%s' must be a string", key);
+                return FALSE;
+            }
+            if (exec_key) {
+                *error_message =
+                    g_strdup_printf("QMP input member '%s' clashes with '%s'", key, exec_key);
+                return FALSE;
+            }
+            exec_key = key;
+        } else if (strcmp(key, "arguments") == 0) {
+            if (qmp_value_type(item) != QMP_VALUE_DICT) {
+                *error_message = g_strdup("QMP input member 'arguments' must be an object");
+                return FALSE;
+            }
+            req->arguments = item;
+        } else if (strcmp(key, "id") != 0) {
+            *error_message = g_strdup_printf("QMP input member '%s' is unexpected", key);
+            return FALSE;
+        }
+    }
+    if (!exec_key) {
+        *error_message = g_strdup("QMP input lacks member 'execute'");
+        return FALSE;
+    }
+    req->oob = strcmp(exec_key, "exec-oob") == 0;
+    req->command = qmp_value_dict_get_string(msg, exec_key);
+    return TRUE;
+}
+
+static GString *reply_text(QmpValue *reply, gboolean pretty)
+{
+    g_autoptr(GString) json = g_string_new(NULL);
+    GString *out = g_string_sized_new(64);
+
+    qmp_json_write(json, reply, pretty);
+    g_string_append_c(json, '\n');
+    /* QEMU's monitor_puts() turns every "\n" into "\r\n" */
+    for (gsize i = 0; i < json->len; i++) {
+        if (json->str[i] == '\n') {
+            g_string_append_c(out, '\r');
+        }
+        g_string_append_c(out, json->str[i]);
+    }
+    return out;
+}
+
+GString *qmp_reply_error(const char *klass, const char *desc, const QmpValue *id, gboolean pretty)
+{
+    g_autoptr(QmpValue) reply = qmp_value_new_dict();
+    QmpValue *error = qmp_value_new_dict();
+
+    /* insertion order matters within a QDict bucket: QEMU's order */
+    qmp_value_dict_add(error, "class", qmp_value_new_string(klass));
+    qmp_value_dict_add(error, "desc", qmp_value_new_string(desc));
+    qmp_value_dict_add(reply, "error", error);
+    if (id) {
+        qmp_value_dict_add(reply, "id", qmp_value_ref((QmpValue *)id));
+    }
+    return reply_text(reply, pretty);
+}
+
+GString *qmp_reply_return(const QmpValue *ret, const QmpValue *id, gboolean pretty)
+{
+    g_autoptr(QmpValue) reply = qmp_value_new_dict();
+
+    qmp_value_dict_add(reply, "return", qmp_value_ref((QmpValue *)ret));
+    if (id) {
+        qmp_value_dict_add(reply, "id", qmp_value_ref((QmpValue *)id));
+    }
+    return reply_text(reply, pretty);
+}
+
+GString *qmp_message_with_id(const char *raw, gsize raw_len, const QmpValue *msg,
+                             const char *id_json)
+{
+    GString *out = g_string_sized_new(raw_len + 32);
+    QmpSpan id, other;
+
+    if (!qmp_value_dict_get_span(msg, "id", &id)) {
+        /* a valid request has a member besides the id; put ours first */
+        g_string_append_c(out, '{');
+        if (id_json) {
+            g_string_append_printf(out, "\"id\": %s, ", id_json);
+        }
+        g_string_append_len(out, raw + 1, (gssize)raw_len - 1);
+        return out;
+    }
+    if (id_json) {
+        g_string_append_len(out, raw, (gssize)id.value_start);
+        g_string_append(out, id_json);
+        g_string_append_len(out, raw + id.value_end, (gssize)(raw_len - id.value_end));
+        return out;
+    }
+
+    /* Remove the member with the separator that joined it to a neighbour,
+     * so that the rest reads as QEMU would have written it without one. */
+    gsize cut_start = id.key_start, cut_end = id.value_end;
+    gsize prev_end = 0, next_start = raw_len;
+    for (guint i = 0; i < qmp_value_dict_size(msg); i++) {
+        const char *key = qmp_value_dict_nth(msg, i, NULL);
+
+        if (strcmp(key, "id") == 0 || !qmp_value_dict_get_span(msg, key, &other)) {
+            continue;
+        }
+        if (other.value_end <= id.key_start && other.value_end > prev_end) {
+            prev_end = other.value_end;
+        }
+        if (other.key_start >= id.value_end && other.key_start < next_start) {
+            next_start = other.key_start;
+        }
+    }
+    if (prev_end) {
+        cut_start = prev_end;
+    } else if (next_start < raw_len) {
+        cut_end = next_start;
+    }
+    g_string_append_len(out, raw, (gssize)cut_start);
+    g_string_append_len(out, raw + cut_end, (gssize)(raw_len - cut_end));
+    return out;
+}

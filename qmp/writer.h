@@ -1,0 +1,10 @@
+/* writer.h - writes values exactly as QEMU's json-writer does. */
+#pragma once
+
+#include "value.h"
+
+/* Appends @v to @out in QEMU's layout: ", " and ": " separators, or with
+ * @pretty one member per line indented by four; members in QDict order. */
+void qmp_json_write(GString *out, const QmpValue *v, gboolean pretty);
+/* The same as a new string. */
+char *qmp_json_to_string(const QmpValue *v, gboolean pretty);
