@@ -32,8 +32,14 @@ typedef enum {
     CLIENT_READY,
 } ClientState;
 
+/* Every forwarded request takes a slot, in arrival order. An in-band
+ * answer leaves only when every slot before it has: QEMU never answers an
+ * in-band request before an OOB one it read earlier. OOB answers leave as
+ * soon as they come; their slot then only marks the place. */
 typedef struct {
     GString *text; /* NULL until answered */
+    gboolean oob;
+    gboolean sent;
 } Slot;
 
 /* A message that arrived while a capabilities check was out. */
@@ -128,10 +134,11 @@ static void update_reading(ProxyClient *client)
     maybe_finish(client);
 }
 
-static Slot *slot_new(ProxyClient *client)
+static Slot *slot_new(ProxyClient *client, gboolean oob)
 {
     Slot *slot = g_new0(Slot, 1);
 
+    slot->oob = oob;
     g_queue_push_tail(&client->slots, slot);
     return slot;
 }
@@ -148,9 +155,11 @@ static void flush_slots(ProxyClient *client)
 {
     Slot *slot;
 
-    while ((slot = g_queue_peek_head(&client->slots)) && slot->text) {
+    while ((slot = g_queue_peek_head(&client->slots)) && (slot->text || slot->sent)) {
         g_queue_pop_head(&client->slots);
-        send_text(client, slot->text->str, slot->text->len);
+        if (!slot->sent) {
+            send_text(client, slot->text->str, slot->text->len);
+        }
         slot_free(slot);
     }
 }
@@ -163,7 +172,7 @@ static void answer(ProxyClient *client, gboolean in_band, GString *text)
         g_string_free(text, TRUE);
         return;
     }
-    slot_new(client)->text = text;
+    slot_new(client, FALSE)->text = text;
     flush_slots(client);
 }
 
@@ -175,13 +184,17 @@ static void answer_error(ProxyClient *client, gboolean in_band, const char *klas
 
 void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text)
 {
+    Slot *s = slot;
+
     client->in_flight--;
-    if (slot) {
-        ((Slot *)slot)->text = text;
-        flush_slots(client);
+    if (s->oob) {
+        send_text(client, text->str, text->len);
+        g_string_free(text, TRUE);
+        s->sent = TRUE;
     } else {
-        answer(client, FALSE, text);
+        s->text = text;
     }
+    flush_slots(client);
     update_reading(client);
 }
 
@@ -306,8 +319,8 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
         client->caps_request = qmp_value_ref(value);
         client->in_flight++;
         update_reading(client);
-        router_forward(router, client, slot_new(client), ROUTE_CAPS_CHECK, &req, value, raw, len,
-                       NULL, 0);
+        router_forward(router, client, slot_new(client, FALSE), ROUTE_CAPS_CHECK, &req, value, raw,
+                       len, NULL, 0);
         return;
     }
 
@@ -319,8 +332,8 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
     }
     client->in_flight++;
     update_reading(client);
-    router_forward(router, client, in_band ? slot_new(client) : NULL, ROUTE_COMMAND, &req, value,
-                   raw, len, fds, n_fds);
+    router_forward(router, client, slot_new(client, !in_band), ROUTE_COMMAND, &req, value, raw, len,
+                   fds, n_fds);
 }
 
 static void on_message(QmpConn *conn, QmpValue *value, const char *raw, gsize len,

@@ -81,7 +81,7 @@ void proxy_client_free(ProxyClient *client);
 guint proxy_client_get_number(const ProxyClient *client);
 const ProxyPeer *proxy_client_get_peer(const ProxyClient *client);
 gboolean proxy_client_is_ready(const ProxyClient *client);
-/* A reply for the client's request in @slot (NULL: an out-of-band one). */
+/* The reply (taken) for the client's request in @slot. */
 void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text);
 /* The answer to a capabilities check sent for the client (see client.c). */
 void proxy_client_caps_checked(ProxyClient *client, gpointer slot, QmpValue *reply, GString *text);

@@ -1,0 +1,78 @@
+/* harness.h - real QEMU and a real qmproxy for tests, libqtest-style:
+ * start them in a temporary directory, talk QMP, tear down. */
+#pragma once
+
+#include <glib.h>
+#include <sys/types.h>
+
+typedef struct {
+    char *dir;     /* temporary directory, removed on free */
+    char *qmp;     /* QEMU's QMP socket */
+    GPid pid;
+    gboolean exited;
+} TestQemu;
+
+typedef struct {
+    char *listen; /* the proxy's socket */
+    char *log;    /* its stderr */
+    GPid pid;
+    int status;   /* wait status once reaped */
+    gboolean exited;
+} TestProxy;
+
+typedef struct {
+    int fd;
+    GString *in; /* bytes read and not yet consumed */
+} TestClient;
+
+/* Skips the test (exit 77 under meson) when QEMU is not installed. */
+void test_require_qemu(void);
+
+/* Starts qemu-system-x86_64 (TCG, -S, -nodefaults) with @extra args
+ * (NULL-terminated, may be NULL) and waits for its QMP socket. */
+TestQemu *test_qemu_start(const char *const *extra);
+void test_qemu_kill(TestQemu *q, int sig);
+void test_qemu_free(TestQemu *q);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestQemu, test_qemu_free)
+
+/* Starts qmproxy in front of @upstream with @extra options and waits until
+ * it serves (its socket answers with a greeting). */
+TestProxy *test_proxy_start(const char *upstream, const char *dir, const char *const *extra);
+/* Starts qmproxy without waiting; for tests of refusals. */
+TestProxy *test_proxy_spawn(const char *upstream, const char *listen, const char *const *extra);
+/* Waits up to @timeout_ms for the proxy to exit; FALSE on time-out. */
+gboolean test_proxy_wait(TestProxy *p, guint timeout_ms);
+/* The proxy's log so far. */
+char *test_proxy_log(TestProxy *p);
+void test_proxy_free(TestProxy *p);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestProxy, test_proxy_free)
+
+/* Connects to a unix socket (retrying up to 5 s); NULL if it never works. */
+TestClient *test_client_connect(const char *path);
+void test_client_free(TestClient *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestClient, test_client_free)
+void test_client_send(TestClient *c, const char *data);
+void test_client_send_len(TestClient *c, const char *data, gsize len);
+/* Sends @data with @fds as SCM_RIGHTS. */
+void test_client_send_fds(TestClient *c, const char *data, const int *fds, guint n_fds);
+/* Closes the sending side (the peer sees end of input). */
+void test_client_shutdown(TestClient *c);
+/* Reads one CRLF-terminated line (without it); NULL on EOF or after
+ * @timeout_ms. */
+char *test_client_recv_line(TestClient *c, guint timeout_ms);
+/* Reads lines until one is not an event; events are appended to @events
+ * when non-NULL. Fails the test on EOF or time-out. */
+char *test_client_recv_reply(TestClient *c, GPtrArray *events);
+/* Everything until the peer closes (at most @timeout_ms). */
+char *test_client_recv_all(TestClient *c, guint timeout_ms);
+/* Reads the greeting and negotiates; returns the greeting line. */
+char *test_client_handshake(TestClient *c, const char *caps_json);
+/* Sends @cmd and returns the reply line. */
+char *test_client_cmd(TestClient *c, const char *cmd);
+/* TRUE when the peer has closed (EOF within @timeout_ms). */
+gboolean test_client_wait_eof(TestClient *c, guint timeout_ms);
+
+/* Replaces event timestamps, which differ between runs, with zeros. */
+char *test_mask_timestamps(const char *text);
+/* Path of the qmproxy binary under test. */
+const char *test_qmproxy_bin(void);
