@@ -97,7 +97,7 @@ static void drop(ProxyClient *client)
     client->dropped = TRUE;
     qmp_conn_set_reading(client->conn, FALSE);
     router_forget_client(proxy_get_router(client->proxy), client);
-    client->drop_idle = g_idle_add(drop_now, client);
+    client->drop_idle = g_idle_add_full(G_PRIORITY_DEFAULT, drop_now, client, NULL);
 }
 
 static void send_text(ProxyClient *client, const char *text, gsize len)

@@ -5,15 +5,27 @@
  * bytes; only the id is put back as the client wrote it, serialised the
  * way QEMU would have echoed it (QEMU normalises numbers and key order),
  * or removed when the client sent none. Events go to every negotiated
- * client unchanged. */
+ * client unchanged.
+ *
+ * QEMU runs one command at a time. Were every request forwarded at once,
+ * a client pipelining slow commands would put all others behind them;
+ * QEMU itself serves its monitors round-robin. So in-band commands wait
+ * in a backlog per client and enter QEMU a few at a time, taking turns
+ * client by client. OOB commands skip the line, as they do in QEMU. */
 #include "proxy.h"
 
 #include "writer.h"
 
 #include <string.h>
+#include <unistd.h>
+
+/* In-band commands handed to QEMU at once: enough to keep it busy while
+ * the next reply travels (QEMU itself queues up to 8 per monitor). */
+#define UPSTREAM_WINDOW 4
 
 typedef struct {
     guint64 id;
+    gboolean oob;
     ProxyClient *client; /* NULL once the client is gone */
     gpointer slot;
     RouteKind kind;
@@ -22,11 +34,44 @@ typedef struct {
     gint64 sent_us;
 } Route;
 
+/* A command waiting for its turn upstream. */
+typedef struct {
+    guint64 id;
+    GString *text;
+    int *fds;
+    guint n_fds;
+} Pending;
+
+typedef struct {
+    ProxyClient *client;
+    GQueue pending;  /* of Pending, oldest first */
+    gboolean queued; /* in the round-robin */
+} Backlog;
+
 struct Router {
     Proxy *proxy;
     guint64 next_id;
-    GHashTable *routes; /* id (as a pointer: 64-bit hosts) -> Route */
+    GHashTable *routes;   /* id (as a pointer: 64-bit hosts) -> Route */
+    GHashTable *backlogs; /* ProxyClient -> Backlog */
+    GQueue turns;         /* of Backlog with commands waiting */
+    guint in_band_upstream;
 };
+
+static void pending_free(Pending *p)
+{
+    for (guint i = 0; i < p->n_fds; i++) {
+        close(p->fds[i]);
+    }
+    g_free(p->fds);
+    g_string_free(p->text, TRUE);
+    g_free(p);
+}
+
+static void backlog_free(Backlog *b)
+{
+    g_queue_clear_full(&b->pending, (GDestroyNotify)pending_free);
+    g_free(b);
+}
 
 static void route_free(Route *r)
 {
@@ -42,6 +87,8 @@ Router *router_new(Proxy *proxy)
     router->proxy = proxy;
     router->next_id = 1;
     router->routes = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)route_free);
+    router->backlogs = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)backlog_free);
+    g_queue_init(&router->turns);
     return router;
 }
 
@@ -50,8 +97,35 @@ void router_free(Router *router)
     if (!router) {
         return;
     }
+    g_queue_clear(&router->turns);
+    g_hash_table_unref(router->backlogs);
     g_hash_table_unref(router->routes);
     g_free(router);
+}
+
+static void send_upstream(Router *router, GString *text, int *fds, guint n_fds)
+{
+    upstream_send(proxy_get_upstream(router->proxy), text->str, text->len, fds, n_fds);
+}
+
+/* Lets waiting commands into QEMU, one client at a time. */
+static void pump(Router *router)
+{
+    Backlog *b;
+
+    while (router->in_band_upstream < UPSTREAM_WINDOW && (b = g_queue_pop_head(&router->turns))) {
+        Pending *p = g_queue_pop_head(&b->pending);
+
+        send_upstream(router, p->text, g_steal_pointer(&p->fds), p->n_fds);
+        p->n_fds = 0;
+        pending_free(p);
+        router->in_band_upstream++;
+        if (g_queue_is_empty(&b->pending)) {
+            b->queued = FALSE;
+        } else {
+            g_queue_push_tail(&router->turns, b);
+        }
+    }
 }
 
 void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKind kind,
@@ -62,6 +136,7 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
     char id_text[24];
 
     r->id = router->next_id++;
+    r->oob = req->oob;
     r->client = client;
     r->slot = slot;
     r->kind = kind;
@@ -71,9 +146,32 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
     g_hash_table_insert(router->routes, GSIZE_TO_POINTER(r->id), r);
 
     g_snprintf(id_text, sizeof(id_text), "%" G_GUINT64_FORMAT, r->id);
-    g_autoptr(GString) out = qmp_message_with_id(raw, raw_len, msg, id_text);
-    g_string_append_c(out, '\n');
-    upstream_send(proxy_get_upstream(router->proxy), out->str, out->len, fds, n_fds);
+    GString *text = qmp_message_with_id(raw, raw_len, msg, id_text);
+    g_string_append_c(text, '\n');
+    if (r->oob) {
+        send_upstream(router, text, fds, n_fds);
+        g_string_free(text, TRUE);
+        return;
+    }
+
+    Backlog *b = g_hash_table_lookup(router->backlogs, client);
+    if (!b) {
+        b = g_new0(Backlog, 1);
+        b->client = client;
+        g_queue_init(&b->pending);
+        g_hash_table_insert(router->backlogs, client, b);
+    }
+    Pending *p = g_new0(Pending, 1);
+    p->id = r->id;
+    p->text = text;
+    p->fds = fds;
+    p->n_fds = n_fds;
+    g_queue_push_tail(&b->pending, p);
+    if (!b->queued) {
+        b->queued = TRUE;
+        g_queue_push_tail(&router->turns, b);
+    }
+    pump(router);
 }
 
 static Route *take_route(Router *router, QmpValue *msg)
@@ -129,6 +227,10 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
         g_warning("upstream sent a reply for no command of ours: %.*s", (int)MIN(len, 200), raw);
         return;
     }
+    if (!r->oob) {
+        router->in_band_upstream--;
+        pump(router);
+    }
     if (!r->client) {
         g_debug("reply to %s (id %" G_GUINT64_FORMAT ") for a client that left; dropped",
                 r->command, r->id);
@@ -158,6 +260,16 @@ void router_forget_client(Router *router, ProxyClient *client)
 {
     GHashTableIter iter;
     Route *r;
+    Backlog *b = g_hash_table_lookup(router->backlogs, client);
+
+    /* what never reached QEMU never will */
+    if (b) {
+        for (GList *l = b->pending.head; l; l = l->next) {
+            g_hash_table_remove(router->routes, GSIZE_TO_POINTER(((Pending *)l->data)->id));
+        }
+        g_queue_remove(&router->turns, b);
+        g_hash_table_remove(router->backlogs, client);
+    }
 
     g_hash_table_iter_init(&iter, router->routes);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&r)) {

@@ -83,7 +83,9 @@ static void report_closed(QmpConn *conn, const char *reason)
         return;
     }
     conn->dead = TRUE;
-    g_source_modify_unix_fd(conn->source, conn->fd_tag, 0);
+    /* poll() reports POLLHUP whatever we ask for: stop polling altogether */
+    g_source_remove_unix_fd(conn->source, conn->fd_tag);
+    conn->fd_tag = NULL;
     conn->in_dispatch++;
     conn->cb.closed(conn, reason, conn->user_data);
     conn->in_dispatch--;
@@ -252,7 +254,7 @@ static void conn_unref_dispatch(QmpConn *conn);
 static gboolean conn_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
 {
     QmpConn *conn = ((ConnSource *)source)->conn;
-    GIOCondition rev = g_source_query_unix_fd(source, conn->fd_tag);
+    GIOCondition rev = conn->fd_tag ? g_source_query_unix_fd(source, conn->fd_tag) : 0;
 
     conn->in_dispatch++;
     if (conn->deferred_close) {

@@ -407,3 +407,116 @@ char *test_mask_timestamps(const char *text)
                                    "\"timestamp\": {\"seconds\": 0, \"microseconds\": 0}", 0,
                                    NULL);
 }
+
+struct TestFakeQmp {
+    int listen_fd;
+    char *path;
+    char *script;
+    GThread *thread;
+    GMutex lock;
+    GString *received;
+    int conn_fd;
+    gboolean stop;
+};
+
+static gpointer fake_run(gpointer data)
+{
+    TestFakeQmp *fake = data;
+    int fd = accept(fake->listen_fd, NULL, NULL);
+    g_auto(GStrv) steps = g_strsplit(fake->script, "\n", -1);
+    g_autoptr(GString) in = g_string_new(NULL);
+
+    if (fd < 0) {
+        return NULL;
+    }
+    g_mutex_lock(&fake->lock);
+    fake->conn_fd = fd;
+    g_mutex_unlock(&fake->lock);
+    for (guint i = 0; steps[i]; i++) {
+        const char *step = steps[i];
+
+        if (g_str_has_prefix(step, "send ")) {
+            g_autofree char *line = g_strconcat(step + 5, "\r\n", NULL);
+
+            if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
+                break;
+            }
+        } else if (strcmp(step, "recv") == 0) {
+            char *nl;
+            while (!(nl = strchr(in->str, '\n'))) {
+                char buf[4096];
+                ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+                if (n <= 0) {
+                    goto out;
+                }
+                g_string_append_len(in, buf, n);
+            }
+            g_mutex_lock(&fake->lock);
+            g_string_append_len(fake->received, in->str, nl - in->str + 1);
+            g_mutex_unlock(&fake->lock);
+            g_string_erase(in, 0, nl - in->str + 1);
+        } else if (strcmp(step, "close") == 0) {
+            break;
+        } else if (strcmp(step, "hang") == 0) {
+            while (!g_atomic_int_get(&fake->stop)) {
+                g_usleep(10000);
+            }
+        }
+    }
+out:
+    g_mutex_lock(&fake->lock);
+    close(fd);
+    fake->conn_fd = -1;
+    g_mutex_unlock(&fake->lock);
+    return NULL;
+}
+
+TestFakeQmp *test_fake_qmp_start(const char *path, const char *script)
+{
+    TestFakeQmp *fake = g_new0(TestFakeQmp, 1);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+
+    g_mutex_init(&fake->lock);
+    fake->received = g_string_new(NULL);
+    fake->path = g_strdup(path);
+    fake->script = g_strdup(script);
+    fake->conn_fd = -1;
+    strcpy(addr.sun_path, path);
+    fake->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    g_assert_cmpint(bind(fake->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fake->listen_fd, 4), ==, 0);
+    fake->thread = g_thread_new("fake-qmp", fake_run, fake);
+    return fake;
+}
+
+char *test_fake_qmp_received(TestFakeQmp *fake)
+{
+    g_mutex_lock(&fake->lock);
+    char *text = g_strdup(fake->received->str);
+    g_mutex_unlock(&fake->lock);
+    return text;
+}
+
+void test_fake_qmp_free(TestFakeQmp *fake)
+{
+    if (!fake) {
+        return;
+    }
+    g_atomic_int_set(&fake->stop, TRUE);
+    /* unblock accept() or recv() */
+    shutdown(fake->listen_fd, SHUT_RDWR);
+    g_mutex_lock(&fake->lock);
+    if (fake->conn_fd >= 0) {
+        shutdown(fake->conn_fd, SHUT_RDWR);
+    }
+    g_mutex_unlock(&fake->lock);
+    g_thread_join(fake->thread);
+    close(fake->listen_fd);
+    g_unlink(fake->path);
+    g_string_free(fake->received, TRUE);
+    g_mutex_clear(&fake->lock);
+    g_free(fake->path);
+    g_free(fake->script);
+    g_free(fake);
+}

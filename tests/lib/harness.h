@@ -76,3 +76,19 @@ gboolean test_client_wait_eof(TestClient *c, guint timeout_ms);
 char *test_mask_timestamps(const char *text);
 /* Path of the qmproxy binary under test. */
 const char *test_qmproxy_bin(void);
+
+/* A scripted QMP server for what real QEMU cannot do on demand (crash
+ * mid-command, garbage, silence). The script is a string of steps, one per
+ * line: "send TEXT" (CRLF added), "recv" (read one line), "close", "hang"
+ * (keep the connection open, send nothing). Runs in a thread. */
+typedef struct TestFakeQmp TestFakeQmp;
+TestFakeQmp *test_fake_qmp_start(const char *path, const char *script);
+/* Lines the fake received, joined with '\n'. */
+char *test_fake_qmp_received(TestFakeQmp *fake);
+void test_fake_qmp_free(TestFakeQmp *fake);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestFakeQmp, test_fake_qmp_free)
+
+/* The greeting of a QEMU 7.2 with OOB. */
+#define TEST_FAKE_GREETING                                                                          \
+    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": "  \
+    "\"\"}, \"capabilities\": [\"oob\"]}}"
