@@ -40,8 +40,7 @@ static void rm_rf(const char *path)
     while (dir && (name = g_dir_read_name(dir))) {
         g_autofree char *child = g_build_filename(path, name, NULL);
 
-        if (g_file_test(child, G_FILE_TEST_IS_DIR) &&
-            !g_file_test(child, G_FILE_TEST_IS_SYMLINK)) {
+        if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK)) {
             rm_rf(child);
         } else {
             g_unlink(child);
@@ -68,9 +67,9 @@ static GPid spawn(char **argv, const char *log_path)
     GPid pid;
 
     g_assert_cmpint(log_fd, >=, 0);
-    gboolean ok = g_spawn_async_with_fds(NULL, argv, NULL,
-                                         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL,
-                                         NULL, &pid, -1, log_fd, log_fd, &error);
+    gboolean ok =
+        g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+                               NULL, NULL, &pid, -1, log_fd, log_fd, &error);
     close(log_fd);
     g_assert_no_error(error);
     g_assert_true(ok);
@@ -354,6 +353,18 @@ char *test_client_recv_all(TestClient *c, guint timeout_ms)
     return all;
 }
 
+guint test_client_lines_ready(TestClient *c)
+{
+    guint n = 0;
+
+    while (fill(c, 0)) {
+    }
+    for (const char *p = c->in->str; (p = strstr(p, "\r\n")); p += 2) {
+        n++;
+    }
+    return n;
+}
+
 gboolean test_client_wait_eof(TestClient *c, guint timeout_ms)
 {
     struct pollfd pfd = { c->fd, POLLIN, 0 };
@@ -384,9 +395,9 @@ char *test_client_handshake(TestClient *c, const char *caps_json)
     g_assert_nonnull(greeting);
     g_assert_true(g_str_has_prefix(greeting, "{\"QMP\": "));
     g_autofree char *cmd =
-        caps_json ? g_strdup_printf("{\"execute\": \"qmp_capabilities\", \"arguments\": %s}",
-                                    caps_json)
-                  : g_strdup("{\"execute\": \"qmp_capabilities\"}");
+        caps_json
+            ? g_strdup_printf("{\"execute\": \"qmp_capabilities\", \"arguments\": %s}", caps_json)
+            : g_strdup("{\"execute\": \"qmp_capabilities\"}");
     g_autofree char *reply = test_client_cmd(c, cmd);
     g_assert_cmpstr(reply, ==, "{\"return\": {}}");
     return greeting;
@@ -404,8 +415,7 @@ char *test_mask_timestamps(const char *text)
         "\"timestamp\": \\{\"seconds\": -?[0-9]+, \"microseconds\": -?[0-9]+\\}", 0, 0, NULL);
 
     return g_regex_replace_literal(re, text, -1, 0,
-                                   "\"timestamp\": {\"seconds\": 0, \"microseconds\": 0}", 0,
-                                   NULL);
+                                   "\"timestamp\": {\"seconds\": 0, \"microseconds\": 0}", 0, NULL);
 }
 
 struct TestFakeQmp {

@@ -6,8 +6,8 @@
 #include <sys/types.h>
 
 typedef struct {
-    char *dir;     /* temporary directory, removed on free */
-    char *qmp;     /* QEMU's QMP socket */
+    char *dir; /* temporary directory, removed on free */
+    char *qmp; /* QEMU's QMP socket */
     GPid pid;
     gboolean exited;
 } TestQemu;
@@ -16,7 +16,7 @@ typedef struct {
     char *listen; /* the proxy's socket */
     char *log;    /* its stderr */
     GPid pid;
-    int status;   /* wait status once reaped */
+    int status; /* wait status once reaped */
     gboolean exited;
 } TestProxy;
 
@@ -69,6 +69,9 @@ char *test_client_recv_all(TestClient *c, guint timeout_ms);
 char *test_client_handshake(TestClient *c, const char *caps_json);
 /* Sends @cmd and returns the reply line. */
 char *test_client_cmd(TestClient *c, const char *cmd);
+/* Reads what has arrived, without waiting; returns the complete lines
+ * buffered (none consumed). */
+guint test_client_lines_ready(TestClient *c);
 /* TRUE when the peer has closed (EOF within @timeout_ms). */
 gboolean test_client_wait_eof(TestClient *c, guint timeout_ms);
 
@@ -89,6 +92,6 @@ void test_fake_qmp_free(TestFakeQmp *fake);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestFakeQmp, test_fake_qmp_free)
 
 /* The greeting of a QEMU 7.2 with OOB. */
-#define TEST_FAKE_GREETING                                                                          \
-    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": "  \
+#define TEST_FAKE_GREETING                                                                         \
+    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": " \
     "\"\"}, \"capabilities\": [\"oob\"]}}"

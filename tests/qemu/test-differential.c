@@ -30,9 +30,11 @@ static const Transcript transcripts[] = {
     { "caps-oob", NEGOTIATE_OOB "{\"execute\": \"query-version\"}" },
     { "caps-unknown", "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"foo\"]}, "
                       "\"id\": 1}" NEGOTIATE },
-    { "caps-not-list", "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": \"oob\"}}" },
+    { "caps-not-list",
+      "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": \"oob\"}}" },
     { "caps-bad-element", "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [1]}}" },
-    { "caps-extra-arg", "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"x\": 1}, \"id\": 9}" },
+    { "caps-extra-arg",
+      "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"x\": 1}, \"id\": 9}" },
     { "caps-args-list", "{\"execute\": \"qmp_capabilities\", \"arguments\": []}" },
     { "caps-oob-twice", "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": "
                         "[\"oob\", \"oob\"]}, \"id\": [1]}" },
@@ -67,14 +69,14 @@ static const Transcript transcripts[] = {
     { "single-quotes", NEGOTIATE "{'execute':'query-status','id':'it\\'s'}" },
     { "no-newlines-many", NEGOTIATE "{\"execute\":\"query-name\"}{\"execute\":\"query-status\"}"
                                     " \r\n\t {\"execute\":\"query-kvm\"}" },
-    { "number-ids",
-      NEGOTIATE "{\"execute\": \"query-name\", \"id\": 1.0}{\"execute\": \"query-name\", \"id\": -0}"
-                "{\"execute\": \"query-name\", \"id\": 1e2}"
-                "{\"execute\": \"query-name\", \"id\": 18446744073709551615}"
-                "{\"execute\": \"query-name\", \"id\": 18446744073709551616}"
-                "{\"execute\": \"query-name\", \"id\": -9223372036854775809}"
-                "{\"execute\": \"query-name\", \"id\": 0.1}"
-                "{\"execute\": \"query-name\", \"id\": 1E400}" },
+    { "number-ids", NEGOTIATE
+      "{\"execute\": \"query-name\", \"id\": 1.0}{\"execute\": \"query-name\", \"id\": -0}"
+      "{\"execute\": \"query-name\", \"id\": 1e2}"
+      "{\"execute\": \"query-name\", \"id\": 18446744073709551615}"
+      "{\"execute\": \"query-name\", \"id\": 18446744073709551616}"
+      "{\"execute\": \"query-name\", \"id\": -9223372036854775809}"
+      "{\"execute\": \"query-name\", \"id\": 0.1}"
+      "{\"execute\": \"query-name\", \"id\": 1E400}" },
     { "string-ids",
       NEGOTIATE "{\"execute\": \"query-name\", \"id\": \"\\u00e9\\ud83d\\ude00\\t\\/\"}"
                 "{\"execute\": \"query-name\", \"id\": \"caf\xc3\xa9\"}"

@@ -284,8 +284,8 @@ static void test_bad_options(void)
         g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
         g_assert_nonnull(strstr(err, cases[i][2]));
     }
-    const char *mode[] = { test_qmproxy_bin(), "--upstream", "a", "--listen",
-                           "b",                "--socket-mode", "999", NULL };
+    const char *mode[] = { test_qmproxy_bin(), "--upstream", "a", "--listen", "b",
+                           "--socket-mode",    "999",        NULL };
     g_autofree char *err = NULL;
     int status;
     g_assert_true(g_spawn_sync(NULL, (char **)mode, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,

@@ -41,8 +41,8 @@ static void test_colliding_ids(void)
     /* every client uses the same ids, all pipelined before any reply */
     for (int n = 0; n < DEPTH; n++) {
         for (int i = 0; i < CLIENTS; i++) {
-            g_autofree char *cmd = g_strdup_printf("{\"execute\": \"%s\", \"id\": %d}",
-                                                   commands[(n + i) % 4], n);
+            g_autofree char *cmd =
+                g_strdup_printf("{\"execute\": \"%s\", \"id\": %d}", commands[(n + i) % 4], n);
             test_client_send(c[i], cmd);
         }
     }
@@ -139,7 +139,8 @@ static void test_client_killed_mid_pipeline(void)
     }
     /* the proxy is alive and serves newcomers */
     g_autoptr(TestClient) fresh = negotiated();
-    g_autofree char *reply = test_client_cmd(fresh, "{\"execute\": \"query-name\", \"id\": \"ok\"}");
+    g_autofree char *reply =
+        test_client_cmd(fresh, "{\"execute\": \"query-name\", \"id\": \"ok\"}");
     g_assert_cmpstr(reply, ==, "{\"return\": {}, \"id\": \"ok\"}");
     g_assert_false(test_proxy_wait(proxy, 0));
 }
@@ -152,6 +153,33 @@ static void test_oob(void)
     g_autofree char *reply = test_client_cmd(c, "{\"exec-oob\": \"migrate-pause\", \"id\": 1}");
     g_assert_true(g_str_has_prefix(reply, "{\"id\": 1, \"error\": "));
     g_assert_nonnull(strstr(reply, "postcopy"));
+}
+
+static void test_fair_turns(void)
+{
+    g_autoptr(TestClient) hog = negotiated();
+    g_autoptr(TestClient) other = negotiated();
+    g_autoptr(GString) burst = g_string_new(NULL);
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+
+    /* 80 commands in one write; each emits an event to every client, in
+     * the order QEMU runs them */
+    for (int i = 0; i < 40; i++) {
+        g_string_append(burst, "{\"execute\": \"cont\"}{\"execute\": \"stop\"}");
+    }
+    test_client_send(hog, burst->str);
+    g_free(test_client_recv_reply(hog, NULL)); /* the proxy has read them */
+
+    /* the other client's request takes its turn among them, as with
+     * QEMU's own monitors, rather than waiting for all eighty: the events
+     * it sees before its reply tell how many ran first */
+    test_client_send(other, "{\"execute\": \"query-name\", \"id\": 1}");
+    g_autofree char *reply = test_client_recv_reply(other, events);
+    g_assert_cmpstr(reply, ==, "{\"return\": {}, \"id\": 1}");
+    g_assert_cmpuint(events->len, <, 20);
+    for (int i = 1; i < 80; i++) {
+        g_free(test_client_recv_reply(hog, NULL));
+    }
 }
 
 static void test_slow_client_dropped(void)
@@ -193,6 +221,7 @@ int main(int argc, char **argv)
     g_test_add_func("/multiclient/events-to-all", test_events_to_all);
     g_test_add_func("/multiclient/client-killed-mid-pipeline", test_client_killed_mid_pipeline);
     g_test_add_func("/multiclient/oob", test_oob);
+    g_test_add_func("/multiclient/fair-turns", test_fair_turns);
     g_test_add_func("/multiclient/slow-client-dropped", test_slow_client_dropped);
     int rc = g_test_run();
 
