@@ -192,15 +192,35 @@ char *test_proxy_log(TestProxy *p)
     return text;
 }
 
+/* Sanitizer reports go to the proxy's stderr, i.e. its log. */
+static void assert_no_sanitizer_report(TestProxy *p)
+{
+    g_autofree char *log = test_proxy_log(p);
+
+    if (strstr(log, "Sanitizer") || strstr(log, "runtime error:")) {
+        g_error("qmproxy reported a sanitizer error:\n%s", log);
+    }
+}
+
 void test_proxy_free(TestProxy *p)
 {
     if (!p) {
         return;
     }
     if (!p->exited) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, &p->status, 0);
+        /* every proxy must stop cleanly on SIGTERM, with nothing leaked */
+        kill(p->pid, SIGTERM);
+        if (!test_proxy_wait(p, 10000)) {
+            kill(p->pid, SIGKILL);
+            waitpid(p->pid, &p->status, 0);
+            g_error("qmproxy did not exit on SIGTERM");
+        }
+        if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
+            g_autofree char *log = test_proxy_log(p);
+            g_error("qmproxy exited with status %d on SIGTERM:\n%s", p->status, log);
+        }
     }
+    assert_no_sanitizer_report(p);
     g_spawn_close_pid(p->pid);
     g_unlink(p->log);
     g_free(p->listen);
