@@ -28,7 +28,7 @@ static gboolean fill_addr(struct sockaddr_un *addr, const char *path, GError **e
     memset(addr, 0, sizeof(*addr));
     addr->sun_family = AF_UNIX;
     if (strlen(path) >= sizeof(addr->sun_path)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
                     "listen socket path %s is too long (at most %zu bytes)", path,
                     sizeof(addr->sun_path) - 1);
         return FALSE;
@@ -47,7 +47,7 @@ static gboolean clear_stale(const char *path, GError **error)
         return TRUE; /* nothing there */
     }
     if (!S_ISSOCK(st.st_mode)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
                     "%s exists and is not a socket; refusing to replace it", path);
         return FALSE;
     }
@@ -56,7 +56,7 @@ static gboolean clear_stale(const char *path, GError **error)
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "socket: %s",
                     g_strerror(errno));
         return FALSE;
     }
@@ -64,19 +64,19 @@ static gboolean clear_stale(const char *path, GError **error)
     int err = errno;
     close(fd);
     if (rc == 0 || err == EAGAIN) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
                     "another process is listening on %s; refusing to take it over", path);
         return FALSE;
     }
     if (err != ECONNREFUSED) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "cannot check %s: %s", path,
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "cannot check %s: %s", path,
                     g_strerror(err));
         return FALSE;
     }
     g_message("replacing stale socket %s", path);
     if (g_unlink(path) < 0 && errno != ENOENT) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot remove %s: %s", path,
-                    g_strerror(errno));
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot remove %s: %s",
+                    path, g_strerror(errno));
         return FALSE;
     }
     return TRUE;
@@ -91,7 +91,7 @@ Listener *listener_new(const char *path, guint mode, GError **error)
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "socket: %s",
                     g_strerror(errno));
         return NULL;
     }
@@ -103,8 +103,8 @@ Listener *listener_new(const char *path, guint mode, GError **error)
     umask(old);
     if (rc < 0 || chmod(path, mode) < 0 || listen(fd, 64) < 0) {
         err = rc < 0 ? err : errno;
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err), "cannot listen on %s: %s", path,
-                    g_strerror(err));
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "cannot listen on %s: %s",
+                    path, g_strerror(err));
         if (rc == 0) {
             g_unlink(path);
         }

@@ -8,7 +8,6 @@
 #pragma once
 
 #include "message.h"
-#include <gio/gio.h>
 #include "value.h"
 
 #include <sys/types.h>

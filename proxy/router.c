@@ -23,61 +23,56 @@
  * the next reply travels (QEMU itself queues up to 8 per monitor). */
 #define UPSTREAM_WINDOW 4
 
+/* One client request, from the moment it reaches the router until QEMU's
+ * reply has been handed back. */
 typedef struct {
-    guint64 id;
+    guint id; /* on the upstream connection; 0 until sent */
     gboolean oob;
     ProxyClient *client; /* NULL once the client is gone */
     gpointer slot;
     RouteKind kind;
     QmpValue *client_id; /* NULL when the client sent no id */
     char *command;
-    gint64 sent_us;
-} Route;
-
-/* A command waiting for its turn upstream. */
-typedef struct {
-    guint64 id;
-    GString *text;
+    gint64 received_us;
+    /* until sent: the client's text and what was parsed from it */
+    QmpValue *msg;
+    char *raw;
+    gsize raw_len;
     int *fds;
     guint n_fds;
-} Pending;
+} Route;
 
 typedef struct {
     ProxyClient *client;
-    GQueue pending;  /* of Pending, oldest first */
+    GQueue waiting;  /* of Route, oldest first */
     gboolean queued; /* in the round-robin */
 } Backlog;
 
 struct Router {
     Proxy *proxy;
-    guint64 next_id;
-    GHashTable *routes;   /* id (as a pointer: 64-bit hosts) -> Route */
+    GHashTable *routes;   /* upstream id -> Route, for commands QEMU has */
     GHashTable *backlogs; /* ProxyClient -> Backlog */
     GQueue turns;         /* of Backlog with commands waiting */
     guint in_band_upstream;
 };
 
-static void pending_free(Pending *p)
+static void route_free(Route *r)
 {
-    for (guint i = 0; i < p->n_fds; i++) {
-        close(p->fds[i]);
+    for (guint i = 0; i < r->n_fds; i++) {
+        close(r->fds[i]);
     }
-    g_free(p->fds);
-    g_string_free(p->text, TRUE);
-    g_free(p);
+    g_free(r->fds);
+    qmp_value_unref(r->msg);
+    g_free(r->raw);
+    qmp_value_unref(r->client_id);
+    g_free(r->command);
+    g_free(r);
 }
 
 static void backlog_free(Backlog *b)
 {
-    g_queue_clear_full(&b->pending, (GDestroyNotify)pending_free);
+    g_queue_clear_full(&b->waiting, (GDestroyNotify)route_free);
     g_free(b);
-}
-
-static void route_free(Route *r)
-{
-    qmp_value_unref(r->client_id);
-    g_free(r->command);
-    g_free(r);
 }
 
 Router *router_new(Proxy *proxy)
@@ -85,7 +80,6 @@ Router *router_new(Proxy *proxy)
     Router *router = g_new0(Router, 1);
 
     router->proxy = proxy;
-    router->next_id = 1;
     router->routes = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)route_free);
     router->backlogs = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)backlog_free);
     g_queue_init(&router->turns);
@@ -103,9 +97,26 @@ void router_free(Router *router)
     g_free(router);
 }
 
-static void send_upstream(Router *router, GString *text, int *fds, guint n_fds)
+/* QEMU reads its monitor a byte per system call, some 2 us a byte: the id
+ * the router puts in a command is as short as it can be, the smallest one
+ * free, so that it stays a digit or two however long the proxy runs. */
+static void send_route(Router *router, Route *r)
 {
-    upstream_send(proxy_get_upstream(router->proxy), text->str, text->len, fds, n_fds);
+    char id_text[16];
+
+    r->id = 1;
+    while (g_hash_table_contains(router->routes, GUINT_TO_POINTER(r->id))) {
+        r->id++;
+    }
+    g_hash_table_insert(router->routes, GUINT_TO_POINTER(r->id), r);
+    g_snprintf(id_text, sizeof(id_text), "%u", r->id);
+
+    g_autoptr(GString) text = qmp_message_with_id(r->raw, r->raw_len, r->msg, id_text);
+    upstream_send(proxy_get_upstream(router->proxy), text->str, text->len, g_steal_pointer(&r->fds),
+                  r->n_fds);
+    r->n_fds = 0;
+    g_clear_pointer(&r->msg, qmp_value_unref);
+    g_clear_pointer(&r->raw, g_free);
 }
 
 /* Lets waiting commands into QEMU, one client at a time. */
@@ -114,13 +125,9 @@ static void pump(Router *router)
     Backlog *b;
 
     while (router->in_band_upstream < UPSTREAM_WINDOW && (b = g_queue_pop_head(&router->turns))) {
-        Pending *p = g_queue_pop_head(&b->pending);
-
-        send_upstream(router, p->text, g_steal_pointer(&p->fds), p->n_fds);
-        p->n_fds = 0;
-        pending_free(p);
+        send_route(router, g_queue_pop_head(&b->waiting));
         router->in_band_upstream++;
-        if (g_queue_is_empty(&b->pending)) {
+        if (g_queue_is_empty(&b->waiting)) {
             b->queued = FALSE;
         } else {
             g_queue_push_tail(&router->turns, b);
@@ -133,24 +140,21 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
                     guint n_fds)
 {
     Route *r = g_new0(Route, 1);
-    char id_text[24];
 
-    r->id = router->next_id++;
     r->oob = req->oob;
     r->client = client;
     r->slot = slot;
     r->kind = kind;
     r->client_id = req->id ? qmp_value_ref(req->id) : NULL;
     r->command = g_strdup(req->command);
-    r->sent_us = g_get_monotonic_time();
-    g_hash_table_insert(router->routes, GSIZE_TO_POINTER(r->id), r);
-
-    g_snprintf(id_text, sizeof(id_text), "%" G_GUINT64_FORMAT, r->id);
-    GString *text = qmp_message_with_id(raw, raw_len, msg, id_text);
-    g_string_append_c(text, '\n');
+    r->received_us = g_get_monotonic_time();
+    r->msg = qmp_value_ref(msg);
+    r->raw = g_memdup2(raw, raw_len);
+    r->raw_len = raw_len;
+    r->fds = fds;
+    r->n_fds = n_fds;
     if (r->oob) {
-        send_upstream(router, text, fds, n_fds);
-        g_string_free(text, TRUE);
+        send_route(router, r);
         return;
     }
 
@@ -158,15 +162,10 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
     if (!b) {
         b = g_new0(Backlog, 1);
         b->client = client;
-        g_queue_init(&b->pending);
+        g_queue_init(&b->waiting);
         g_hash_table_insert(router->backlogs, client, b);
     }
-    Pending *p = g_new0(Pending, 1);
-    p->id = r->id;
-    p->text = text;
-    p->fds = fds;
-    p->n_fds = n_fds;
-    g_queue_push_tail(&b->pending, p);
+    g_queue_push_tail(&b->waiting, r);
     if (!b->queued) {
         b->queued = TRUE;
         g_queue_push_tail(&router->turns, b);
@@ -177,24 +176,27 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
 static Route *take_route(Router *router, QmpValue *msg)
 {
     QmpValue *id = qmp_value_dict_get(msg, "id");
-    gsize key;
+    guint64 key;
 
     if (!id) {
         return NULL;
     }
     switch (qmp_value_type(id)) {
     case QMP_VALUE_INT:
-        key = (gsize)qmp_value_get_int(id);
+        key = (guint64)qmp_value_get_int(id);
         break;
     case QMP_VALUE_UINT:
-        key = (gsize)qmp_value_get_uint(id);
+        key = qmp_value_get_uint(id);
         break;
     default:
         return NULL;
     }
-    Route *r = g_hash_table_lookup(router->routes, GSIZE_TO_POINTER(key));
+    if (key == 0 || key > G_MAXUINT) {
+        return NULL;
+    }
+    Route *r = g_hash_table_lookup(router->routes, GUINT_TO_POINTER((guint)key));
     if (r) {
-        g_hash_table_steal(router->routes, GSIZE_TO_POINTER(key));
+        g_hash_table_steal(router->routes, GUINT_TO_POINTER((guint)key));
     }
     return r;
 }
@@ -232,8 +234,7 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
         pump(router);
     }
     if (!r->client) {
-        g_debug("reply to %s (id %" G_GUINT64_FORMAT ") for a client that left; dropped",
-                r->command, r->id);
+        g_debug("reply to %s (id %u) for a client that left; dropped", r->command, r->id);
         route_free(r);
         return;
     }
@@ -247,7 +248,7 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     g_string_append(text, "\r\n");
 
     g_debug("client %u: %s answered in %" G_GINT64_FORMAT " us", proxy_client_get_number(r->client),
-            r->command, g_get_monotonic_time() - r->sent_us);
+            r->command, g_get_monotonic_time() - r->received_us);
     if (r->kind == ROUTE_CAPS_CHECK) {
         proxy_client_caps_checked(r->client, r->slot, msg, text);
     } else {
@@ -264,13 +265,9 @@ void router_forget_client(Router *router, ProxyClient *client)
 
     /* what never reached QEMU never will */
     if (b) {
-        for (GList *l = b->pending.head; l; l = l->next) {
-            g_hash_table_remove(router->routes, GSIZE_TO_POINTER(((Pending *)l->data)->id));
-        }
         g_queue_remove(&router->turns, b);
         g_hash_table_remove(router->backlogs, client);
     }
-
     g_hash_table_iter_init(&iter, router->routes);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&r)) {
         if (r->client == client) {
@@ -280,22 +277,35 @@ void router_forget_client(Router *router, ProxyClient *client)
     }
 }
 
+static void log_route(Route *r, const char *where)
+{
+    g_autofree char *id = r->client_id ? qmp_json_to_string(r->client_id, FALSE) : NULL;
+
+    if (r->client) {
+        g_message("%s when QEMU went away: client %u, %s, id %s", where,
+                  proxy_client_get_number(r->client), r->command, id ? id : "(none)");
+    } else {
+        g_message("%s when QEMU went away: %s, id %s, from a client that left", where, r->command,
+                  id ? id : "(none)");
+    }
+}
+
 guint router_log_in_flight(Router *router)
 {
     GHashTableIter iter;
     Route *r;
+    Backlog *b;
+    guint n = g_hash_table_size(router->routes);
 
     g_hash_table_iter_init(&iter, router->routes);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&r)) {
-        g_autofree char *id = r->client_id ? qmp_json_to_string(r->client_id, FALSE) : NULL;
-
-        if (r->client) {
-            g_message("in flight when QEMU went away: client %u, %s, id %s",
-                      proxy_client_get_number(r->client), r->command, id ? id : "(none)");
-        } else {
-            g_message("in flight when QEMU went away: %s, id %s, from a client that left",
-                      r->command, id ? id : "(none)");
+        log_route(r, "in flight");
+    }
+    g_hash_table_iter_init(&iter, router->backlogs);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&b)) {
+        for (GList *l = b->waiting.head; l; l = l->next, n++) {
+            log_route(l->data, "waiting to be sent");
         }
     }
-    return g_hash_table_size(router->routes);
+    return n;
 }

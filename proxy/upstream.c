@@ -191,7 +191,7 @@ gboolean upstream_connect(Upstream *up, GError **error)
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
 
     if (strlen(up->path) >= sizeof(addr.sun_path)) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NAMETOOLONG,
                     "upstream socket path %s is too long", up->path);
         return FALSE;
     }
@@ -199,7 +199,7 @@ gboolean upstream_connect(Upstream *up, GError **error)
 
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "socket: %s",
                     g_strerror(errno));
         return FALSE;
     }
@@ -209,7 +209,7 @@ gboolean upstream_connect(Upstream *up, GError **error)
         int err = errno;
 
         close(fd);
-        g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
                     "cannot connect to QEMU's QMP socket %s: %s", up->path, g_strerror(err));
         return FALSE;
     }

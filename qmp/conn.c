@@ -37,6 +37,7 @@ struct QmpConn {
     QmpFramer *framer;
     GSource *source;
     gpointer fd_tag;
+    GIOCondition events; /* what the source polls for now */
 
     GQueue out; /* of Chunk */
     gsize queued;
@@ -74,7 +75,11 @@ static void update_events(QmpConn *conn)
     if (conn->queued) {
         ev |= G_IO_OUT;
     }
-    g_source_modify_unix_fd(conn->source, conn->fd_tag, ev);
+    /* each modification wakes the main context up: only when it changes */
+    if (ev != conn->events) {
+        conn->events = ev;
+        g_source_modify_unix_fd(conn->source, conn->fd_tag, ev);
+    }
 }
 
 static void report_closed(QmpConn *conn, const char *reason)
@@ -299,7 +304,13 @@ QmpConn *qmp_conn_new(int fd, const QmpConnCallbacks *callbacks, gpointer user_d
     conn->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
     ((ConnSource *)conn->source)->conn = conn;
     g_source_set_static_name(conn->source, "qmp-conn");
-    conn->fd_tag = g_source_add_unix_fd(conn->source, fd, G_IO_IN);
+    /* GLib blocks a non-recursive source while dispatching it, taking its
+     * fd out of the poll set and back, and each change wakes the context
+     * up: four eventfd writes per message. Nothing here runs a nested
+     * main loop, so there is no recursion to guard against. */
+    g_source_set_can_recurse(conn->source, TRUE);
+    conn->events = G_IO_IN;
+    conn->fd_tag = g_source_add_unix_fd(conn->source, fd, conn->events);
     g_source_attach(conn->source, NULL);
     return conn;
 }

@@ -111,10 +111,11 @@ GString *qmp_message_with_id(const char *raw, gsize raw_len, const QmpValue *msg
     QmpSpan id, other;
 
     if (!qmp_value_dict_get_span(msg, "id", &id)) {
-        /* a valid request has a member besides the id; put ours first */
+        /* a valid request has a member besides the id; put ours first,
+         * in as few bytes as JSON allows */
         g_string_append_c(out, '{');
         if (id_json) {
-            g_string_append_printf(out, "\"id\": %s, ", id_json);
+            g_string_append_printf(out, "\"id\":%s,", id_json);
         }
         g_string_append_len(out, raw + 1, (gssize)raw_len - 1);
         return out;

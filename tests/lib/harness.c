@@ -108,6 +108,8 @@ TestQemu *test_qemu_start(const char *const *extra)
         g_file_get_contents(log, &text, NULL, NULL);
         g_error("QEMU did not create %s: %s", q->qmp, text ? text : "");
     }
+    /* QEMU binds before it listens: make sure a connection is taken */
+    test_client_free(test_client_connect(q->qmp));
     return q;
 }
 
@@ -438,6 +440,34 @@ char *test_mask_timestamps(const char *text)
                                    "\"timestamp\": {\"seconds\": 0, \"microseconds\": 0}", 0, NULL);
 }
 
+gsize test_json_object_end(const char *s, gsize len)
+{
+    int depth = 0;
+    char quote = 0;
+    gboolean escaped = FALSE;
+
+    for (gsize i = 0; i < len; i++) {
+        char c = s[i];
+
+        if (quote) {
+            if (escaped) {
+                escaped = FALSE;
+            } else if (c == '\\') {
+                escaped = TRUE;
+            } else if (c == quote) {
+                quote = 0;
+            }
+        } else if (c == '"' || c == '\'') {
+            quote = depth ? c : 0;
+        } else if (c == '{') {
+            depth++;
+        } else if (c == '}' && depth && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
 struct TestFakeQmp {
     int listen_fd;
     char *path;
@@ -472,8 +502,8 @@ static gpointer fake_run(gpointer data)
                 break;
             }
         } else if (strcmp(step, "recv") == 0) {
-            char *nl;
-            while (!(nl = strchr(in->str, '\n'))) {
+            gsize end;
+            while (!(end = test_json_object_end(in->str, in->len))) {
                 char buf[4096];
                 ssize_t n = recv(fd, buf, sizeof(buf), 0);
 
@@ -483,9 +513,10 @@ static gpointer fake_run(gpointer data)
                 g_string_append_len(in, buf, n);
             }
             g_mutex_lock(&fake->lock);
-            g_string_append_len(fake->received, in->str, nl - in->str + 1);
+            g_string_append_len(fake->received, in->str, (gssize)end);
+            g_string_append_c(fake->received, '\n');
             g_mutex_unlock(&fake->lock);
-            g_string_erase(in, 0, nl - in->str + 1);
+            g_string_erase(in, 0, (gssize)end);
         } else if (strcmp(step, "close") == 0) {
             break;
         } else if (strcmp(step, "hang") == 0) {

@@ -80,9 +80,14 @@ char *test_mask_timestamps(const char *text);
 /* Path of the qmproxy binary under test. */
 const char *test_qmproxy_bin(void);
 
+/* Where the first complete JSON object in @s ends (one past its '}'),
+ * counting braces outside strings, as a QMP peer frames input; 0 if the
+ * object is not complete yet. Leading bytes before '{' are skipped. */
+gsize test_json_object_end(const char *s, gsize len);
+
 /* A scripted QMP server for what real QEMU cannot do on demand (crash
  * mid-command, garbage, silence). The script is a string of steps, one per
- * line: "send TEXT" (CRLF added), "recv" (read one line), "close", "hang"
+ * line: "send TEXT" (CRLF added), "recv" (read one JSON object), "close", "hang"
  * (keep the connection open, send nothing). Runs in a thread. */
 typedef struct TestFakeQmp TestFakeQmp;
 TestFakeQmp *test_fake_qmp_start(const char *path, const char *script);

@@ -63,7 +63,7 @@ static void test_splice_replace(void)
 
 static void test_splice_insert(void)
 {
-    check_splice("{'execute':'query-status'}", "9", "{\"id\": 9, 'execute':'query-status'}");
+    check_splice("{'execute':'query-status'}", "9", "{\"id\":9,'execute':'query-status'}");
 }
 
 static void test_splice_remove(void)
