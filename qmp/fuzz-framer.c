@@ -2,7 +2,7 @@
  * id splicing the router relies on.
  *
  * Besides not crashing or leaking, every value must survive a round trip:
- * what the writer prints reads back and prints the same, and an object
+ * what the writer prints reads back as the same value, and an object
  * with its id replaced or removed parses back to the same object with the
  * new id (or none). Build with -Dfuzzing=true (clang). */
 #include "framer.h"
@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct {
     QmpValue *value;
+    gboolean done;
 } Capture;
 
 static void capture(QmpValue *value, const char *raw, gsize raw_len, const char *error,
@@ -24,15 +25,17 @@ static void capture(QmpValue *value, const char *raw, gsize raw_len, const char 
 {
     Capture *c = user_data;
 
-    if (value && !c->value) {
+    if (!c->done && value) {
         c->value = qmp_value_ref(value);
     }
+    c->done = TRUE;
 }
 
-/* Parses one complete value from @text; NULL if it is not one. */
+/* Parses one complete value from @text; NULL if the text does not start
+ * with one. */
 static QmpValue *reparse(const char *text, gsize len)
 {
-    Capture c = { NULL };
+    Capture c = { NULL, FALSE };
     g_autoptr(QmpFramer) f = qmp_framer_new(capture, &c);
 
     qmp_framer_feed(f, text, len);
@@ -40,8 +43,61 @@ static QmpValue *reparse(const char *text, gsize len)
     return c.value;
 }
 
-/* QEMU prints 1.0 as "1", which reads back as an integer: the property
- * is that printing what was printed changes nothing. */
+static double as_double(QmpValue *v)
+{
+    switch (qmp_value_type(v)) {
+    case QMP_VALUE_INT:
+        return (double)qmp_value_get_int(v);
+    case QMP_VALUE_UINT:
+        return (double)qmp_value_get_uint(v);
+    default:
+        return qmp_value_get_double(v);
+    }
+}
+
+/* Equality up to what printing changes: numbers compare by value (QEMU
+ * prints 1.0 as "1" and -0.0 as "-0", which read back as integers) and members by
+ * name (two keys in one QDict bucket swap places when re-read, in QEMU
+ * too). */
+static gboolean same(QmpValue *a, QmpValue *b)
+{
+    QmpValueType ta = qmp_value_type(a), tb = qmp_value_type(b);
+
+    if (ta >= QMP_VALUE_INT && ta <= QMP_VALUE_DOUBLE) {
+        return tb >= QMP_VALUE_INT && tb <= QMP_VALUE_DOUBLE && as_double(a) == as_double(b);
+    }
+    if (ta != tb) {
+        return FALSE;
+    }
+    if (ta == QMP_VALUE_LIST) {
+        if (qmp_value_list_length(a) != qmp_value_list_length(b)) {
+            return FALSE;
+        }
+        for (guint i = 0; i < qmp_value_list_length(a); i++) {
+            if (!same(qmp_value_list_get(a, i), qmp_value_list_get(b, i))) {
+                return FALSE;
+            }
+        }
+        return TRUE;
+    }
+    if (ta == QMP_VALUE_DICT) {
+        if (qmp_value_dict_size(a) != qmp_value_dict_size(b)) {
+            return FALSE;
+        }
+        for (guint i = 0; i < qmp_value_dict_size(a); i++) {
+            QmpValue *item;
+            const char *key = qmp_value_dict_nth(a, i, &item);
+            QmpValue *other = qmp_value_dict_get(b, key);
+
+            if (!other || !same(item, other)) {
+                return FALSE;
+            }
+        }
+        return TRUE;
+    }
+    return qmp_value_equal(a, b);
+}
+
 static void check_round_trip(QmpValue *value)
 {
     for (int pretty = 0; pretty <= 1; pretty++) {
@@ -53,8 +109,7 @@ static void check_round_trip(QmpValue *value)
             g_assert_true(strstr(text, "inf") || strstr(text, "nan"));
             continue;
         }
-        g_autofree char *text2 = qmp_json_to_string(again, pretty);
-        g_assert_cmpstr(text, ==, text2);
+        g_assert_true(same(value, again));
     }
 }
 
@@ -86,7 +141,7 @@ static void check_splice(QmpValue *msg, const char *raw, gsize raw_len)
             const char *key = qmp_value_dict_nth(msg, k, &item);
 
             if (strcmp(key, "id") != 0) {
-                g_assert_true(qmp_value_equal(item, qmp_value_dict_get(again, key)));
+                g_assert_true(same(item, qmp_value_dict_get(again, key)));
             }
         }
     }
