@@ -54,6 +54,7 @@ struct Router {
     GHashTable *backlogs; /* ProxyClient -> Backlog */
     GQueue turns;         /* of Backlog with commands waiting */
     guint in_band_upstream;
+    gboolean debug; /* g_debug() formats even when it prints nothing */
 };
 
 static void route_free(Route *r)
@@ -80,6 +81,7 @@ Router *router_new(Proxy *proxy)
     Router *router = g_new0(Router, 1);
 
     router->proxy = proxy;
+    router->debug = !g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
     router->routes = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)route_free);
     router->backlogs = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)backlog_free);
     g_queue_init(&router->turns);
@@ -247,8 +249,11 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     GString *text = qmp_message_with_id(raw, len, msg, client_id);
     g_string_append(text, "\r\n");
 
-    g_debug("client %u: %s answered in %" G_GINT64_FORMAT " us", proxy_client_get_number(r->client),
-            r->command, g_get_monotonic_time() - r->received_us);
+    if (router->debug) {
+        g_debug("client %u: %s answered in %" G_GINT64_FORMAT " us",
+                proxy_client_get_number(r->client), r->command,
+                g_get_monotonic_time() - r->received_us);
+    }
     if (r->kind == ROUTE_CAPS_CHECK) {
         proxy_client_caps_checked(r->client, r->slot, msg, text);
     } else {

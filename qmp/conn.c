@@ -349,27 +349,41 @@ void qmp_conn_free(QmpConn *conn)
     conn_destroy(conn);
 }
 
+static void close_fds(int *fds, guint n_fds)
+{
+    for (guint i = 0; i < n_fds; i++) {
+        close(fds[i]);
+    }
+    g_free(fds);
+}
+
 void qmp_conn_send_with_fds(QmpConn *conn, const char *data, gsize len, int *fds, guint n_fds)
 {
+    Chunk direct = { (char *)data, len, 0, fds, n_fds };
+
     if (conn->dead || conn->free_pending || conn->closing) {
-        for (guint i = 0; i < n_fds; i++) {
-            close(fds[i]);
-        }
-        g_free(fds);
+        close_fds(fds, n_fds);
         return;
+    }
+    conn->queued += len;
+    /* Nothing ahead of it: write now, from the caller's buffer, and copy
+     * only what the socket did not take. */
+    if (g_queue_is_empty(&conn->out) && !conn->deferred_close) {
+        if (!send_chunk(conn, &direct) || direct.off == len) {
+            conn->queued -= len - direct.off; /* a failed write drops the rest */
+            close_fds(direct.fds, direct.n_fds);
+            return;
+        }
     }
     Chunk *c = g_new0(Chunk, 1);
 
-    c->data = g_memdup2(data, len);
-    c->len = len;
-    c->fds = fds;
-    c->n_fds = n_fds;
+    c->len = len - direct.off;
+    c->data = g_memdup2(data + direct.off, c->len);
+    /* descriptors go with the first byte: still here only if none went */
+    c->fds = direct.fds;
+    c->n_fds = direct.n_fds;
     g_queue_push_tail(&conn->out, c);
-    conn->queued += len;
-    if (conn->out.length == 1) {
-        /* nothing ahead of it: try now rather than after a poll */
-        flush(conn);
-    }
+    update_events(conn);
 }
 
 void qmp_conn_send(QmpConn *conn, const char *data, gsize len)
