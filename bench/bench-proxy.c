@@ -1355,23 +1355,6 @@ static void bench_qemu_paths(Bench *b, TestQemu *q, const char *monitor)
 
 /* ---- driver -------------------------------------------------------------- */
 
-static void rm_rf(const char *path)
-{
-    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-    const char *name;
-
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-
-        if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK)) {
-            rm_rf(child);
-        } else {
-            g_unlink(child);
-        }
-    }
-    g_rmdir(path);
-}
-
 static gboolean wait_for_file(const char *path, guint timeout_ms)
 {
     for (guint waited = 0; waited < timeout_ms && !stop_requested; waited += 10) {
@@ -1602,7 +1585,7 @@ int main(int argc, char **argv)
     }
     g_print("finished in %.1f s\n", (g_get_monotonic_time() - started) / 1e6);
 
-    rm_rf(b->dir);
+    test_rm_rf(b->dir);
     g_free(b->dir);
     g_array_unref(b->summary);
     g_array_unref(b->peaks);

@@ -32,7 +32,7 @@ void test_require_qemu(void)
     }
 }
 
-static void rm_rf(const char *path)
+void test_rm_rf(const char *path)
 {
     g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
     const char *name;
@@ -41,7 +41,7 @@ static void rm_rf(const char *path)
         g_autofree char *child = g_build_filename(path, name, NULL);
 
         if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK)) {
-            rm_rf(child);
+            test_rm_rf(child);
         } else {
             g_unlink(child);
         }
@@ -131,7 +131,7 @@ void test_qemu_free(TestQemu *q)
     }
     test_qemu_kill(q, SIGKILL);
     g_spawn_close_pid(q->pid);
-    rm_rf(q->dir);
+    test_rm_rf(q->dir);
     g_free(q->dir);
     g_free(q->qmp);
     g_free(q);

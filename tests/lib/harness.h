@@ -75,6 +75,9 @@ guint test_client_lines_ready(TestClient *c);
 /* TRUE when the peer has closed (EOF within @timeout_ms). */
 gboolean test_client_wait_eof(TestClient *c, guint timeout_ms);
 
+/* Removes a directory tree (a test's temporary directory). */
+void test_rm_rf(const char *path);
+
 /* Replaces event timestamps, which differ between runs, with zeros. */
 char *test_mask_timestamps(const char *text);
 /* Path of the qmproxy binary under test. */
