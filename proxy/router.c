@@ -113,6 +113,10 @@ static void send_route(Router *router, Route *r)
     g_hash_table_insert(router->routes, GUINT_TO_POINTER(r->id), r);
     g_snprintf(id_text, sizeof(id_text), "%u", r->id);
 
+    if (router->debug) {
+        g_debug("client %u -> QEMU: %s as id %u",
+                r->client ? proxy_client_get_number(r->client) : 0, r->command, r->id);
+    }
     g_autoptr(GString) text = qmp_message_with_id(r->raw, r->raw_len, r->msg, id_text);
     upstream_send(proxy_get_upstream(router->proxy), text->str, text->len, g_steal_pointer(&r->fds),
                   r->n_fds);
@@ -241,10 +245,11 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
         return;
     }
 
-    g_autofree char *client_id = r->client_id ? qmp_json_to_string(r->client_id, FALSE) : NULL;
-    if (client_id && upstream_is_pretty(proxy_get_upstream(router->proxy))) {
-        g_free(client_id);
-        client_id = qmp_json_to_string(r->client_id, TRUE);
+    gboolean pretty = upstream_is_pretty(proxy_get_upstream(router->proxy));
+    g_autofree char *client_id = NULL;
+    if (r->client_id) {
+        g_autofree char *json = qmp_json_member_to_string(r->client_id, pretty);
+        client_id = pretty ? qmp_monitor_text(json) : g_steal_pointer(&json);
     }
     GString *text = qmp_message_with_id(raw, len, msg, client_id);
     g_string_append(text, "\r\n");

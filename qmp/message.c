@@ -61,21 +61,28 @@ gboolean qmp_request_check(const QmpValue *msg, gboolean allow_oob, QmpRequest *
     return TRUE;
 }
 
+char *qmp_monitor_text(const char *text)
+{
+    GString *out = g_string_sized_new(strlen(text) + 8);
+
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n') {
+            g_string_append_c(out, '\r');
+        }
+        g_string_append_c(out, *p);
+    }
+    return g_string_free(out, FALSE);
+}
+
 static GString *reply_text(QmpValue *reply, gboolean pretty)
 {
     g_autoptr(GString) json = g_string_new(NULL);
-    GString *out = g_string_sized_new(64);
 
     qmp_json_write(json, reply, pretty);
     g_string_append_c(json, '\n');
-    /* QEMU's monitor_puts() turns every "\n" into "\r\n" */
-    for (gsize i = 0; i < json->len; i++) {
-        if (json->str[i] == '\n') {
-            g_string_append_c(out, '\r');
-        }
-        g_string_append_c(out, json->str[i]);
-    }
-    return out;
+    g_autofree char *text = qmp_monitor_text(json->str);
+
+    return g_string_new(text);
 }
 
 GString *qmp_reply_error(const char *klass, const char *desc, const QmpValue *id, gboolean pretty)

@@ -24,6 +24,9 @@ gboolean qmp_request_is_oob(const QmpValue *msg);
 gboolean qmp_request_check(const QmpValue *msg, gboolean allow_oob, QmpRequest *req,
                            char **error_message);
 
+/* @text with every "\n" made "\r\n", as QEMU's monitor_puts() sends it. */
+char *qmp_monitor_text(const char *text);
+
 /* QEMU's error reply text, CRLF-terminated; @id may be NULL. */
 GString *qmp_reply_error(const char *klass, const char *desc, const QmpValue *id, gboolean pretty);
 /* QEMU's success reply text, CRLF-terminated; @ret is borrowed. */

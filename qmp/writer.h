@@ -8,3 +8,6 @@
 void qmp_json_write(GString *out, const QmpValue *v, gboolean pretty);
 /* The same as a new string. */
 char *qmp_json_to_string(const QmpValue *v, gboolean pretty);
+/* @v as QEMU writes it as a member of a top-level object: in pretty
+ * layout, nested lines are indented one level deeper. */
+char *qmp_json_member_to_string(const QmpValue *v, gboolean pretty);

@@ -31,6 +31,9 @@ void test_require_qemu(void);
 /* Starts qemu-system-x86_64 (TCG, -S, -nodefaults) with @extra args
  * (NULL-terminated, may be NULL) and waits for its QMP socket. */
 TestQemu *test_qemu_start(const char *const *extra);
+/* The same, with a monitor that pretty-prints (-mon ...,pretty=on) when
+ * @pretty. */
+TestQemu *test_qemu_start_with(const char *const *extra, gboolean pretty);
 void test_qemu_kill(TestQemu *q, int sig);
 void test_qemu_free(TestQemu *q);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestQemu, test_qemu_free)

@@ -102,7 +102,18 @@ typedef struct {
     TestProxy *proxy;
 } Fixture;
 
-static Fixture fx;
+static Fixture fx, fx_pretty;
+
+/* Whether @text holds only complete JSON objects (and white space). */
+static gboolean complete(const char *text)
+{
+    gsize len = strlen(text), off = 0, end;
+
+    while ((end = test_json_object_end(text + off, len - off))) {
+        off += end;
+    }
+    return text[off + strspn(text + off, " \r\n")] == 0;
+}
 
 static char *run(const char *path, const Transcript *t)
 {
@@ -113,6 +124,7 @@ static char *run(const char *path, const Transcript *t)
     g_assert_nonnull(c);
     test_client_send_len(c, t->bytes, len);
     test_client_send(c, SENTINEL);
+    /* up to the end of the sentinel's answer, one line or (pretty=on) many */
     for (;;) {
         g_autofree char *line = test_client_recv_line(c, 20000);
 
@@ -122,7 +134,7 @@ static char *run(const char *path, const Transcript *t)
         }
         g_string_append(out, line);
         g_string_append(out, "\n");
-        if (strstr(line, "\"id\": \"__end__\"")) {
+        if (strstr(out->str, "\"id\": \"__end__\"") && complete(out->str)) {
             break;
         }
     }
@@ -132,14 +144,30 @@ static char *run(const char *path, const Transcript *t)
 static void test_transcript(gconstpointer data)
 {
     const Transcript *t = data;
-    g_autofree char *direct = run(fx.direct_qemu->qmp, t);
-    g_autofree char *proxied = run(fx.proxy->listen, t);
+    gboolean pretty = g_str_has_prefix(g_test_get_path(), "/differential-pretty/");
+    Fixture *f = pretty ? &fx_pretty : &fx;
+    g_autofree char *direct = run(f->direct_qemu->qmp, t);
+    g_autofree char *proxied = run(f->proxy->listen, t);
 
     if (g_strcmp0(direct, proxied) != 0) {
-        g_autofree char *log = test_proxy_log(fx.proxy);
+        g_autofree char *log = test_proxy_log(f->proxy);
         g_test_message("proxy log:\n%s", log);
     }
     g_assert_cmpstr(proxied, ==, direct);
+}
+
+static void fixture_start(Fixture *f, gboolean pretty)
+{
+    f->direct_qemu = test_qemu_start_with(NULL, pretty);
+    f->proxied_qemu = test_qemu_start_with(NULL, pretty);
+    f->proxy = test_proxy_start(f->proxied_qemu->qmp, f->proxied_qemu->dir, NULL);
+}
+
+static void fixture_stop(Fixture *f)
+{
+    test_proxy_free(f->proxy);
+    test_qemu_free(f->direct_qemu);
+    test_qemu_free(f->proxied_qemu);
 }
 
 int main(int argc, char **argv)
@@ -147,19 +175,19 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     test_require_qemu();
 
-    fx.direct_qemu = test_qemu_start(NULL);
-    fx.proxied_qemu = test_qemu_start(NULL);
-    fx.proxy = test_proxy_start(fx.proxied_qemu->qmp, fx.proxied_qemu->dir, NULL);
-
+    fixture_start(&fx, FALSE);
+    /* -mon ...,pretty=on: QEMU writes one member per line */
+    fixture_start(&fx_pretty, TRUE);
     for (guint i = 0; i < G_N_ELEMENTS(transcripts); i++) {
         g_autofree char *path = g_strdup_printf("/differential/%s", transcripts[i].name);
+        g_autofree char *pretty = g_strdup_printf("/differential-pretty/%s", transcripts[i].name);
 
         g_test_add_data_func(path, &transcripts[i], test_transcript);
+        g_test_add_data_func(pretty, &transcripts[i], test_transcript);
     }
     int rc = g_test_run();
 
-    test_proxy_free(fx.proxy);
-    test_qemu_free(fx.direct_qemu);
-    test_qemu_free(fx.proxied_qemu);
+    fixture_stop(&fx);
+    fixture_stop(&fx_pretty);
     return rc;
 }

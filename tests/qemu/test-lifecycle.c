@@ -294,6 +294,26 @@ static void test_bad_options(void)
     g_assert_nonnull(strstr(err, "--socket-mode: '999'"));
 }
 
+static void test_version_help(void)
+{
+    const char *version[] = { test_qmproxy_bin(), "--version", NULL };
+    const char *help[] = { test_qmproxy_bin(), "--help", NULL };
+    g_autofree char *out = NULL, *usage = NULL;
+    int status;
+
+    g_assert_true(g_spawn_sync(NULL, (char **)version, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
+                               NULL, &status, NULL));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    g_assert_true(g_str_has_prefix(out, "qmproxy "));
+    g_assert_true(g_spawn_sync(NULL, (char **)help, NULL, G_SPAWN_DEFAULT, NULL, NULL, &usage, NULL,
+                               &status, NULL));
+    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (const char *opt = "--upstream\0--listen\0--socket-mode\0--allow-uid\0--max-clients\0";
+         *opt; opt += strlen(opt) + 1) {
+        g_assert_nonnull(strstr(usage, opt));
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -314,5 +334,6 @@ int main(int argc, char **argv)
     g_test_add_func("/security/allow-uid", test_allow_uid);
     g_test_add_func("/security/max-clients", test_max_clients);
     g_test_add_func("/cli/bad-options", test_bad_options);
+    g_test_add_func("/cli/version-help", test_version_help);
     return g_test_run();
 }

@@ -146,6 +146,21 @@ static void test_reply_layout(void)
                     "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"n\"}}\r\n");
 }
 
+static void test_member_in_pretty_reply(void)
+{
+    Parsed p = parse("{\"b\": [1], \"a\": {}}");
+    g_autofree char *compact = qmp_json_member_to_string(p.value, FALSE);
+    g_autofree char *pretty = qmp_json_member_to_string(p.value, TRUE);
+    g_autofree char *crlf = qmp_monitor_text(pretty);
+
+    /* as QEMU writes an id inside a pretty reply: one level deeper */
+    g_assert_cmpstr(compact, ==, "{\"a\": {}, \"b\": [1]}");
+    g_assert_cmpstr(crlf, ==,
+                    "{\r\n        \"a\": {\r\n        },\r\n        \"b\": [\r\n            1\r\n"
+                    "        ]\r\n    }");
+    parsed_clear(&p);
+}
+
 static void test_writer(void)
 {
     Parsed p = parse("{\"b\": [1, 2.5, \"\\u00e9\\ud83d\\ude00\\u0001\"], \"a\": {}, \"c\": []}");
@@ -169,5 +184,6 @@ int main(int argc, char **argv)
     g_test_add_func("/message/request-check", test_request_check);
     g_test_add_func("/message/reply-layout", test_reply_layout);
     g_test_add_func("/message/writer", test_writer);
+    g_test_add_func("/message/member-in-pretty-reply", test_member_in_pretty_reply);
     return g_test_run();
 }
