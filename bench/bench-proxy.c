@@ -141,7 +141,7 @@ typedef struct {
     gint cpu_clients;
     gint mem_clients;
     gboolean quick;
-    gboolean latency, throughput, cpu, memory;
+    gboolean latency, throughput, cpu, memory, trace;
 } Config;
 
 typedef struct {
@@ -195,6 +195,19 @@ static void summary_add(Bench *b, const char *figure, double value, int decimals
         row.target = g_strdup_printf("<= %.*f %s", decimals, target, unit);
         row.verdict = value <= target ? "PASS" : "MISS";
     }
+    g_array_append_val(b->summary, row);
+}
+
+/* A figure whose target is a floor rather than a ceiling. */
+static void summary_add_min(Bench *b, const char *figure, double value, int decimals,
+                            const char *unit, double minimum)
+{
+    SummaryRow row = { 0 };
+
+    row.figure = g_strdup(figure);
+    row.value = g_strdup_printf("%.*f %s", decimals, value, unit);
+    row.target = g_strdup_printf(">= %.*f %s", decimals, minimum, unit);
+    row.verdict = value >= minimum ? "PASS" : "MISS";
     g_array_append_val(b->summary, row);
 }
 
@@ -885,7 +898,8 @@ static guint count_in_log(TestProxy *p, const char *what)
 
 /* Starts qmproxy in @b->dir/@label and waits until it serves clients, so
  * that nothing measured includes its start-up. */
-static TestProxy *proxy_start(Bench *b, const char *label, const char *upstream, GError **error)
+static TestProxy *proxy_start_with(Bench *b, const char *label, const char *upstream,
+                                   const char *const *opts, GError **error)
 {
     g_autofree char *dir = g_build_filename(b->dir, label, NULL);
 
@@ -893,7 +907,7 @@ static TestProxy *proxy_start(Bench *b, const char *label, const char *upstream,
         g_set_error(error, BENCH_ERROR, 0, "mkdir %s: %s", dir, g_strerror(errno));
         return NULL;
     }
-    TestProxy *p = test_proxy_start(upstream, dir, NULL);
+    TestProxy *p = test_proxy_start(upstream, dir, opts);
     child_register(p->pid);
     for (guint waited = 0; count_in_log(p, "serving clients on") == 0; waited += 10) {
         if (test_proxy_wait(p, 0) || waited > 15000 || stop_requested) {
@@ -908,6 +922,11 @@ static TestProxy *proxy_start(Bench *b, const char *label, const char *upstream,
         g_usleep(10000);
     }
     return p;
+}
+
+static TestProxy *proxy_start(Bench *b, const char *label, const char *upstream, GError **error)
+{
+    return proxy_start_with(b, label, upstream, NULL, error);
 }
 
 static guint count_sockets(GPid pid)
@@ -1355,6 +1374,86 @@ static void bench_qemu_paths(Bench *b, TestQemu *q, const char *monitor)
 
 /* ---- driver -------------------------------------------------------------- */
 
+/* Commands per second through a proxy (with @opts) in front of @upstream,
+ * or of a fake upstream answering at once (NULL), so that the proxy's own
+ * work shows. */
+static gboolean rate_through(Bench *b, const char *label, const char *upstream,
+                             const char *const *opts, guint64 total, double *rate, GError **error)
+{
+    g_autofree char *fake_path = g_strdup_printf("%s/fake-%s.sock", b->dir, label);
+    g_autoptr(FakeUpstream) fake = upstream ? NULL : fake_start(fake_path, error);
+    g_autoptr(GPtrArray) conns = NULL;
+    PumpResult warm = { 0 }, res = { 0 };
+    TestProxy *p = NULL;
+    gboolean ok = (upstream || fake) &&
+                  (p = proxy_start_with(b, label, upstream ? upstream : fake_path, opts, error)) &&
+                  (conns = conns_open(p->listen, (guint)b->cfg.cpu_clients, error)) &&
+                  pump(conns, (guint)b->cfg.depth, 0, MAX(total / 20, 100), &warm, error) &&
+                  pump(conns, (guint)b->cfg.depth, 0, total, &res, error);
+
+    if (ok) {
+        *rate = res.completed / (res.elapsed_us / 1e6);
+    }
+    pump_result_clear(&warm);
+    pump_result_clear(&res);
+    g_clear_pointer(&conns, g_ptr_array_unref);
+    if (p) {
+        proxy_stop(b, label, p);
+    }
+    return ok;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Throughput with --trace (everything recorded) against without, in
+ * alternating rounds so that background load falls on both alike; through
+ * a real QEMU (what a user sees) when there is one, and against the fake
+ * upstream (the proxy's own cost, tracing included, laid bare). */
+static void bench_trace_one(Bench *b, const char *what, const char *upstream, guint64 total)
+{
+    enum { ROUNDS = 3 };
+    double on[ROUNDS], off[ROUNDS];
+    g_autoptr(GError) error = NULL;
+    g_autofree char *file = g_strdup_printf("%s/trace-%s.jsonl", b->dir, what);
+    const char *const opts[] = { "--trace", file, NULL };
+    g_autofree char *figure = g_strdup_printf("throughput ratio traced/untraced, %s", what);
+
+    for (int i = 0; i < ROUNDS && !stop_requested; i++) {
+        g_autofree char *l_off = g_strdup_printf("untraced-%s-%d", what, i);
+        g_autofree char *l_on = g_strdup_printf("traced-%s-%d", what, i);
+
+        if (!rate_through(b, l_off, upstream, NULL, total, &off[i], &error) ||
+            !rate_through(b, l_on, upstream, opts, total, &on[i], &error)) {
+            g_print("  FAILED: %s\n", error->message);
+            summary_error(b, figure, error->message);
+            return;
+        }
+        g_print("  %s, round %d: %.0f cmd/s untraced, %.0f cmd/s traced\n", what, i + 1, off[i],
+                on[i]);
+    }
+    struct stat st;
+    if (g_stat(file, &st) == 0) {
+        g_print("  %s: trace written, %.1f MB\n", what, st.st_size / 1048576.0);
+    }
+    qsort(on, ROUNDS, sizeof(double), cmp_double);
+    qsort(off, ROUNDS, sizeof(double), cmp_double);
+    summary_add_min(b, figure, on[ROUNDS / 2] / off[ROUNDS / 2], 2, "x", 0.9);
+}
+
+static void bench_trace(Bench *b, const char *qemu_monitor)
+{
+    g_print("\n== tracing: commands/s with --trace vs without ==\n");
+    if (qemu_monitor) {
+        bench_trace_one(b, "real QEMU", qemu_monitor, (guint64)b->cfg.cpu_commands / 10);
+    }
+    bench_trace_one(b, "fake upstream", NULL, (guint64)b->cfg.cpu_commands / 2);
+}
+
 static gboolean wait_for_file(const char *path, guint timeout_ms)
 {
     for (guint waited = 0; waited < timeout_ms && !stop_requested; waited += 10) {
@@ -1397,7 +1496,8 @@ static gboolean parse_options(Config *cfg, int *argc, char ***argv, GError **err
         { "quick", 'q', 0, G_OPTION_ARG_NONE, &cfg->quick,
           "Small counts: a smoke run of a few seconds", NULL },
         { "only", 0, 0, G_OPTION_ARG_STRING, &only,
-          "Run only these parts (comma-separated): latency, throughput, cpu, memory", "LIST" },
+          "Run only these parts (comma-separated): latency, throughput, cpu, memory, trace",
+          "LIST" },
         { NULL },
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("- measure what qmproxy costs");
@@ -1436,7 +1536,7 @@ static gboolean parse_options(Config *cfg, int *argc, char ***argv, GError **err
         return FALSE;
     }
     if (!only) {
-        cfg->latency = cfg->throughput = cfg->cpu = cfg->memory = TRUE;
+        cfg->latency = cfg->throughput = cfg->cpu = cfg->memory = cfg->trace = TRUE;
         return TRUE;
     }
     g_auto(GStrv) parts = g_strsplit(only, ",", -1);
@@ -1451,9 +1551,12 @@ static gboolean parse_options(Config *cfg, int *argc, char ***argv, GError **err
             cfg->cpu = TRUE;
         } else if (strcmp(part, "memory") == 0) {
             cfg->memory = TRUE;
+        } else if (strcmp(part, "trace") == 0) {
+            cfg->trace = TRUE;
         } else {
             g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "--only: unknown part '%s' (latency, throughput, cpu, memory)", part);
+                        "--only: unknown part '%s' (latency, throughput, cpu, memory, trace)",
+                        part);
             return FALSE;
         }
     }
@@ -1537,7 +1640,7 @@ int main(int argc, char **argv)
                 "noisy\n");
     }
 
-    gboolean need_qemu = b->cfg.latency || b->cfg.throughput || b->cfg.memory;
+    gboolean need_qemu = b->cfg.latency || b->cfg.throughput || b->cfg.memory || b->cfg.trace;
     if (b->have_qemu && need_qemu) {
         /* three monitors: A for the direct client, B behind the proxy under
          * load, C behind a fresh proxy for memory */
@@ -1564,6 +1667,9 @@ int main(int argc, char **argv)
     }
     if (b->cfg.cpu && !stop_requested) {
         bench_cpu(b);
+    }
+    if (b->cfg.trace && !stop_requested) {
+        bench_trace(b, q ? mon_c : NULL);
     }
 
     if (q) {

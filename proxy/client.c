@@ -40,6 +40,11 @@ typedef struct {
     GString *text; /* NULL until answered */
     gboolean oob;
     gboolean sent;
+    /* for the trace: what was asked, and when it arrived */
+    char *name;
+    QmpValue *id;
+    gint64 received_us;
+    QmpValue *reply; /* QEMU's reply, when the answer is one */
 } Slot;
 
 /* A message that arrived while a capabilities check was out. */
@@ -134,11 +139,61 @@ static void update_reading(ProxyClient *client)
     maybe_finish(client);
 }
 
-static Slot *slot_new(ProxyClient *client, gboolean oob)
+/* Records what the client is sent; @name and @id are of its request. */
+/* Records what the client is sent: @text, or QEMU's @reply as the
+ * client gets it (with its own @id). @name and @id are of its request. */
+static void trace_sent(ProxyClient *client, const char *kind, const char *name, const QmpValue *id,
+                       gint64 received_us, const char *text, gsize len, QmpValue *reply)
+{
+    Trace *trace = proxy_get_trace(client->proxy);
+
+    if (trace_wants(trace, name)) {
+        TraceRecord r = { .dir = TRACE_PROXY_TO_CLIENT,
+                          .kind = kind,
+                          .client = client,
+                          .name = name,
+                          .id = id,
+                          .latency_us = received_us ? g_get_monotonic_time() - received_us : -1,
+                          .msg = reply,
+                          .msg_with_client_id = reply != NULL,
+                          .text = text,
+                          .text_len = len };
+        if (reply) {
+            trace_classify_reply(&r, reply);
+        }
+        trace_record(trace, &r);
+    }
+}
+
+static void trace_received(ProxyClient *client, const char *kind, const QmpRequest *req,
+                           QmpValue *msg, const char *error, gint64 arrived_us)
+{
+    Trace *trace = proxy_get_trace(client->proxy);
+
+    if (trace_wants(trace, req ? req->command : NULL)) {
+        TraceRecord r = { .dir = TRACE_CLIENT_TO_PROXY,
+                          .kind = kind,
+                          .client = client,
+                          .name = req ? req->command : NULL,
+                          .id = req ? req->id : NULL,
+                          .latency_us = -1,
+                          .msg = msg,
+                          .error = error,
+                          .mono_us = arrived_us };
+        trace_record(trace, &r);
+    }
+}
+
+static Slot *slot_new(ProxyClient *client, gboolean oob, const QmpRequest *req, gint64 received_us)
 {
     Slot *slot = g_new0(Slot, 1);
 
     slot->oob = oob;
+    if (req) {
+        slot->name = g_strdup(req->command);
+        slot->id = req->id ? qmp_value_ref(req->id) : NULL;
+    }
+    slot->received_us = received_us;
     g_queue_push_tail(&client->slots, slot);
     return slot;
 }
@@ -148,7 +203,17 @@ static void slot_free(Slot *slot)
     if (slot->text) {
         g_string_free(slot->text, TRUE);
     }
+    g_free(slot->name);
+    qmp_value_unref(slot->id);
+    qmp_value_unref(slot->reply);
     g_free(slot);
+}
+
+static void slot_send(ProxyClient *client, Slot *slot, GString *text)
+{
+    trace_sent(client, NULL, slot->name, slot->id, slot->received_us, text->str, text->len,
+               slot->reply);
+    send_text(client, text->str, text->len);
 }
 
 static void flush_slots(ProxyClient *client)
@@ -158,43 +223,41 @@ static void flush_slots(ProxyClient *client)
     while ((slot = g_queue_peek_head(&client->slots)) && (slot->text || slot->sent)) {
         g_queue_pop_head(&client->slots);
         if (!slot->sent) {
-            send_text(client, slot->text->str, slot->text->len);
+            slot_send(client, slot, slot->text);
         }
         slot_free(slot);
     }
 }
 
-/* Answers now (out of band) or in turn (in band); takes @text. */
-static void answer(ProxyClient *client, gboolean in_band, GString *text)
+/* Sets @slot's answer (taking @text): out of band at once, in band in turn. */
+static void settle(ProxyClient *client, Slot *slot, GString *text)
 {
-    if (!in_band) {
-        send_text(client, text->str, text->len);
+    if (slot->oob) {
+        slot_send(client, slot, text);
         g_string_free(text, TRUE);
-        return;
+        slot->sent = TRUE;
+    } else {
+        slot->text = text;
     }
-    slot_new(client, FALSE)->text = text;
     flush_slots(client);
 }
 
-static void answer_error(ProxyClient *client, gboolean in_band, const char *klass, const char *desc,
-                         const QmpValue *id)
+/* The proxy's own error answer to @req (NULL for unparsable input). */
+static void answer_error(ProxyClient *client, gboolean in_band, const QmpRequest *req,
+                         gint64 received_us, const char *klass, const char *desc)
 {
-    answer(client, in_band, qmp_reply_error(klass, desc, id, pretty(client)));
+    Slot *slot = slot_new(client, !in_band, req, received_us);
+
+    settle(client, slot, qmp_reply_error(klass, desc, req ? req->id : NULL, pretty(client)));
 }
 
-void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text)
+void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text, QmpValue *reply)
 {
     Slot *s = slot;
 
     client->in_flight--;
-    if (s->oob) {
-        send_text(client, text->str, text->len);
-        g_string_free(text, TRUE);
-        s->sent = TRUE;
-    } else {
-        s->text = text;
-    }
-    flush_slots(client);
+    s->reply = qmp_value_ref(reply);
+    settle(client, s, text);
     update_reading(client);
 }
 
@@ -263,8 +326,7 @@ void proxy_client_caps_checked(ProxyClient *client, gpointer slot, QmpValue *rep
         g_string_free(text, TRUE);
         text = accept_caps(client, request);
     }
-    ((Slot *)slot)->text = text;
-    flush_slots(client);
+    settle(client, slot, text);
 
     Held *h;
     while (!client->caps_request && !client->dropped && (h = g_queue_pop_head(&client->held))) {
@@ -295,10 +357,12 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
 {
     Router *router = proxy_get_router(client->proxy);
     g_autofree char *problem = NULL;
+    gint64 now = g_get_monotonic_time();
     QmpRequest req;
 
     if (error) {
-        answer_error(client, TRUE, QMP_CLASS_GENERIC, error, NULL);
+        trace_received(client, "invalid", NULL, NULL, error, now);
+        answer_error(client, TRUE, NULL, now, QMP_CLASS_GENERIC, error);
         return;
     }
     /* QEMU runs exec-oob at once only for clients that enabled OOB; for
@@ -306,21 +370,23 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
     gboolean in_band = !(client->oob && qmp_request_is_oob(value));
 
     if (!qmp_request_check(value, client->oob, &req, &problem)) {
-        answer_error(client, in_band, QMP_CLASS_GENERIC, problem, req.id);
+        trace_received(client, "invalid", &req, value, problem, now);
+        answer_error(client, in_band, &req, now, QMP_CLASS_GENERIC, problem);
         return;
     }
+    trace_received(client, "command", &req, value, NULL, now);
 
     if (client->state == CLIENT_NEGOTIATING) {
         if (strcmp(req.command, "qmp_capabilities") != 0) {
-            answer_error(client, in_band, QMP_CLASS_COMMAND_NOT_FOUND,
-                         "Expecting capabilities negotiation with 'qmp_capabilities'", req.id);
+            answer_error(client, in_band, &req, now, QMP_CLASS_COMMAND_NOT_FOUND,
+                         "Expecting capabilities negotiation with 'qmp_capabilities'");
             return;
         }
         client->caps_request = qmp_value_ref(value);
         client->in_flight++;
         update_reading(client);
-        router_forward(router, client, slot_new(client, FALSE), ROUTE_CAPS_CHECK, &req, value, raw,
-                       len, NULL, 0);
+        router_forward(router, client, slot_new(client, FALSE, &req, now), ROUTE_CAPS_CHECK, &req,
+                       value, raw, len, NULL, 0);
         return;
     }
 
@@ -332,8 +398,8 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
     }
     client->in_flight++;
     update_reading(client);
-    router_forward(router, client, slot_new(client, !in_band), ROUTE_COMMAND, &req, value, raw, len,
-                   fds, n_fds);
+    router_forward(router, client, slot_new(client, !in_band, &req, now), ROUTE_COMMAND, &req,
+                   value, raw, len, fds, n_fds);
 }
 
 static void on_message(QmpConn *conn, QmpValue *value, const char *raw, gsize len,
@@ -404,6 +470,7 @@ ProxyClient *proxy_client_new(Proxy *proxy, guint number, int fd, ProxyPeer *pee
     g_queue_init(&client->slots);
     g_queue_init(&client->held);
     client->conn = qmp_conn_new(fd, &client_callbacks, client);
+    trace_sent(client, "greeting", NULL, NULL, 0, greeting->str, greeting->len, NULL);
     send_text(client, greeting->str, greeting->len);
     return client;
 }
@@ -438,11 +505,21 @@ gboolean proxy_client_is_ready(const ProxyClient *client)
     return client->state == CLIENT_READY && !client->dropped;
 }
 
-void proxy_client_event(ProxyClient *client, const char *raw, gsize len)
+void proxy_client_event(ProxyClient *client, QmpValue *msg, const char *raw, gsize len)
 {
-    if (proxy_client_is_ready(client)) {
-        send_text(client, raw, len);
+    Trace *trace = proxy_get_trace(client->proxy);
+    const char *name = qmp_value_dict_get_string(msg, "event");
+
+    if (!proxy_client_is_ready(client)) {
+        return;
     }
+    if (trace_wants(trace, name)) {
+        TraceRecord r = {
+            TRACE_PROXY_TO_CLIENT, "event", client, name, .latency_us = -1, .msg = msg
+        };
+        trace_record(trace, &r);
+    }
+    send_text(client, raw, len);
 }
 
 void proxy_client_close(ProxyClient *client, const char *reason)

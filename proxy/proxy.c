@@ -16,6 +16,7 @@ struct Proxy {
     Upstream *up;
     Router *router;
     Listener *listener;
+    Trace *trace;
     GPtrArray *clients; /* of ProxyClient */
     int status;
     gboolean closing;
@@ -29,6 +30,7 @@ Proxy *proxy_new(const ProxyOptions *options)
     p->opts = *options;
     p->opts.upstream_path = g_strdup(options->upstream_path);
     p->opts.listen_path = g_strdup(options->listen_path);
+    p->opts.trace_path = g_strdup(options->trace_path);
     p->opts.allow_uids = options->allow_uids ? g_array_ref(options->allow_uids) : NULL;
     p->loop = g_main_loop_new(NULL, FALSE);
     p->router = router_new(p);
@@ -45,6 +47,11 @@ static void on_upstream_ready(Upstream *up, const char *error, gpointer user_dat
         p->status = 1;
         g_main_loop_quit(p->loop);
         return;
+    }
+    if (trace_wants(p->trace, NULL)) {
+        TraceRecord r = { TRACE_QEMU_TO_PROXY, "greeting", .latency_us = -1,
+                          .msg = upstream_get_greeting_value(up) };
+        trace_record(p->trace, &r);
     }
     g_message("connected to QEMU at %s%s; serving clients on %s", p->opts.upstream_path,
               upstream_offers(up, "oob") ? " (oob enabled)" : "", p->opts.listen_path);
@@ -94,6 +101,13 @@ static void on_upstream_closed(Upstream *up, const char *reason, gpointer user_d
 
 gboolean proxy_start(Proxy *p, GError **error)
 {
+    if (p->opts.trace_path) {
+        p->trace = trace_open(p->opts.trace_path, p->opts.trace_filter, p->opts.trace_max_size,
+                              p->opts.upstream_path, error);
+        if (!p->trace) {
+            return FALSE;
+        }
+    }
     p->listener = listener_new(p->opts.listen_path, p->opts.socket_mode, error);
     if (!p->listener) {
         return FALSE;
@@ -125,9 +139,11 @@ void proxy_free(Proxy *p)
     listener_free(p->listener);
     upstream_free(p->up);
     router_free(p->router);
+    trace_free(p->trace);
     g_main_loop_unref(p->loop);
     g_free(p->opts.upstream_path);
     g_free(p->opts.listen_path);
+    g_free(p->opts.trace_path);
     if (p->opts.allow_uids) {
         g_array_unref(p->opts.allow_uids);
     }
@@ -147,6 +163,11 @@ Router *proxy_get_router(Proxy *p)
 Upstream *proxy_get_upstream(Proxy *p)
 {
     return p->up;
+}
+
+Trace *proxy_get_trace(Proxy *p)
+{
+    return p->trace;
 }
 
 void proxy_add_client(Proxy *p, guint number, int fd, ProxyPeer *peer)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "message.h"
+#include "trace.h"
 #include "value.h"
 
 #include <sys/types.h>
@@ -26,6 +27,9 @@ typedef struct {
     guint max_clients;
     gsize client_queue_max; /* bytes queued to a client before it is dropped */
     guint connect_timeout;  /* seconds to wait for QEMU's greeting */
+    char *trace_path;       /* NULL: no trace */
+    TraceFilter trace_filter;
+    guint64 trace_max_size; /* 0: never rotate */
 } ProxyOptions;
 
 /* Who is on the other end of a client socket (SO_PEERCRED, /proc). */
@@ -48,6 +52,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Proxy, proxy_free)
 const ProxyOptions *proxy_get_options(Proxy *proxy);
 Router *proxy_get_router(Proxy *proxy);
 Upstream *proxy_get_upstream(Proxy *proxy);
+/* The trace, or NULL when not tracing. */
+Trace *proxy_get_trace(Proxy *proxy);
 /* A client socket accepted by the listener (ownership of @fd and @peer). */
 void proxy_add_client(Proxy *proxy, guint number, int fd, ProxyPeer *peer);
 guint proxy_client_count(Proxy *proxy);
@@ -66,8 +72,9 @@ Upstream *upstream_new(const char *path, guint timeout_s, UpstreamReadyFunc read
 /* Connects; the outcome comes through the ready callback. */
 gboolean upstream_connect(Upstream *up, GError **error);
 void upstream_free(Upstream *up);
-/* QEMU's greeting exactly as received, CRLF included. */
+/* QEMU's greeting exactly as received, CRLF included, and parsed. */
 const GString *upstream_get_greeting(Upstream *up);
+QmpValue *upstream_get_greeting_value(Upstream *up);
 /* Whether QEMU offered capability @name in its greeting. */
 gboolean upstream_offers(Upstream *up, const char *name);
 /* Whether QEMU writes pretty-printed JSON (-qmp ...,pretty=on). */
@@ -80,12 +87,13 @@ void proxy_client_free(ProxyClient *client);
 guint proxy_client_get_number(const ProxyClient *client);
 const ProxyPeer *proxy_client_get_peer(const ProxyClient *client);
 gboolean proxy_client_is_ready(const ProxyClient *client);
-/* The reply (taken) for the client's request in @slot. */
-void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text);
+/* The reply for the client's request in @slot: its text (taken) and QEMU's
+ * message it came from. */
+void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text, QmpValue *reply);
 /* The answer to a capabilities check sent for the client (see client.c). */
 void proxy_client_caps_checked(ProxyClient *client, gpointer slot, QmpValue *reply, GString *text);
-/* An event: sent as is to a negotiated client. */
-void proxy_client_event(ProxyClient *client, const char *raw, gsize len);
+/* An event (@msg, whose text is @raw): sent as is to a negotiated client. */
+void proxy_client_event(ProxyClient *client, QmpValue *msg, const char *raw, gsize len);
 /* Closes once what is queued is written (QEMU went away). */
 void proxy_client_close(ProxyClient *client, const char *reason);
 

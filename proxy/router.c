@@ -118,6 +118,18 @@ static void send_route(Router *router, Route *r)
                 r->client ? proxy_client_get_number(r->client) : 0, r->command, r->id);
     }
     g_autoptr(GString) text = qmp_message_with_id(r->raw, r->raw_len, r->msg, id_text);
+    Trace *trace = proxy_get_trace(router->proxy);
+    if (trace_wants(trace, r->command)) {
+        TraceRecord tr = { .dir = TRACE_PROXY_TO_QEMU,
+                           .kind = "command",
+                           .client = r->client,
+                           .name = r->command,
+                           .id = r->client_id,
+                           .upstream_id = r->id,
+                           .latency_us = -1,
+                           .msg = r->msg };
+        trace_record(trace, &tr);
+    }
     upstream_send(proxy_get_upstream(router->proxy), text->str, text->len, g_steal_pointer(&r->fds),
                   r->n_fds);
     r->n_fds = 0;
@@ -207,12 +219,16 @@ static Route *take_route(Router *router, QmpValue *msg)
     return r;
 }
 
+typedef struct {
+    QmpValue *msg;
+    GString *text;
+} Event;
+
 static void send_event(gpointer data, gpointer user_data)
 {
-    ProxyClient *client = data;
-    const GString *text = user_data;
+    Event *ev = user_data;
 
-    proxy_client_event(client, text->str, text->len);
+    proxy_client_event(data, ev->msg, ev->text->str, ev->text->len);
 }
 
 void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsize len)
@@ -221,12 +237,20 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
         g_warning("upstream sent a non-object message; ignored");
         return;
     }
+    Trace *trace = proxy_get_trace(router->proxy);
     if (qmp_value_dict_get(msg, "event")) {
         g_autoptr(GString) text = g_string_sized_new(len + 2);
+        Event ev = { msg, text };
+        const char *name = qmp_value_dict_get_string(msg, "event");
 
+        if (trace_wants(trace, name)) {
+            TraceRecord tr = { TRACE_QEMU_TO_PROXY, "event",   NULL, name,
+                               .latency_us = -1,    .msg = msg };
+            trace_record(trace, &tr);
+        }
         g_string_append_len(text, raw, (gssize)len);
         g_string_append(text, "\r\n");
-        proxy_foreach_client(router->proxy, send_event, text);
+        proxy_foreach_client(router->proxy, send_event, &ev);
         return;
     }
 
@@ -234,6 +258,18 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     if (!r) {
         g_warning("upstream sent a reply for no command of ours: %.*s", (int)MIN(len, 200), raw);
         return;
+    }
+    if (trace_wants(trace, r->command)) {
+        TraceRecord tr = { TRACE_QEMU_TO_PROXY,
+                           NULL,
+                           r->client,
+                           r->command,
+                           r->client_id,
+                           r->id,
+                           g_get_monotonic_time() - r->received_us,
+                           msg };
+        trace_classify_reply(&tr, msg);
+        trace_record(trace, &tr);
     }
     if (!r->oob) {
         router->in_band_upstream--;
@@ -262,7 +298,7 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     if (r->kind == ROUTE_CAPS_CHECK) {
         proxy_client_caps_checked(r->client, r->slot, msg, text);
     } else {
-        proxy_client_reply(r->client, r->slot, text);
+        proxy_client_reply(r->client, r->slot, text, msg);
     }
     route_free(r);
 }

@@ -33,6 +33,7 @@ struct Upstream {
     QmpConn *conn;
     guint timeout_id;
     GString *greeting;
+    QmpValue *greeting_value;
     GPtrArray *offered; /* capability names from the greeting */
     gboolean pretty;
 };
@@ -83,6 +84,7 @@ static gboolean take_greeting(Upstream *up, QmpValue *msg, const char *raw, gsiz
         }
     }
     up->greeting = g_string_new_len(raw, (gssize)len);
+    up->greeting_value = qmp_value_ref(msg);
     g_string_append(up->greeting, "\r\n");
     /* pretty=on output spans lines; clients must see our answers alike */
     up->pretty = memchr(raw, '\n', len) != NULL;
@@ -228,6 +230,7 @@ void upstream_free(Upstream *up)
     if (up->greeting) {
         g_string_free(up->greeting, TRUE);
     }
+    qmp_value_unref(up->greeting_value);
     g_ptr_array_unref(up->offered);
     g_free(up->path);
     g_free(up);
@@ -236,6 +239,11 @@ void upstream_free(Upstream *up)
 const GString *upstream_get_greeting(Upstream *up)
 {
     return up->greeting;
+}
+
+QmpValue *upstream_get_greeting_value(Upstream *up)
+{
+    return up->greeting_value;
 }
 
 gboolean upstream_offers(Upstream *up, const char *name)

@@ -388,3 +388,32 @@ void qmp_framer_feed(QmpFramer *f, const char *data, gsize len)
         f->base = keep;
     }
 }
+
+typedef struct {
+    QmpValue *value;
+    guint count;
+} One;
+
+static void take_one(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                     gpointer user_data)
+{
+    One *one = user_data;
+
+    if (one->count++ == 0 && value) {
+        one->value = qmp_value_ref(value);
+    }
+}
+
+QmpValue *qmp_json_parse(const char *text, gsize len)
+{
+    One one = { NULL, 0 };
+    g_autoptr(QmpFramer) f = qmp_framer_new(take_one, &one);
+
+    qmp_framer_feed(f, text, len);
+    /* a number at the very end completes only at the next byte */
+    qmp_framer_feed(f, " ", 1);
+    if (one.count != 1 || f->tokens->len || (f->state != S_START && f->state != S_RECOVERY)) {
+        g_clear_pointer(&one.value, qmp_value_unref);
+    }
+    return one.value;
+}

@@ -24,5 +24,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpFramer, qmp_framer_free)
 
 /* Feeds @len bytes; any number of values may complete. */
 void qmp_framer_feed(QmpFramer *framer, const char *data, gsize len);
+/* Parses @text, which must hold exactly one complete value (and white
+ * space); NULL otherwise. */
+QmpValue *qmp_json_parse(const char *text, gsize len);
 /* Bytes held for a value still incomplete. */
 gsize qmp_framer_pending(const QmpFramer *framer);

@@ -5,12 +5,16 @@
 
 #include "utf8.h"
 
+#include <string.h>
+
 typedef struct {
     GString *out;
     gsize start; /* where this writer's output begins in @out */
     gboolean pretty;
     gboolean need_comma;
     guint depth;
+    const char *replace_key; /* a top-level member written otherwise */
+    const QmpValue *replace_value;
 } Writer;
 
 static void newline(Writer *w)
@@ -23,49 +27,54 @@ static void newline(Writer *w)
     }
 }
 
-static void quoted(Writer *w, const char *s)
+void qmp_json_write_string(GString *out, const char *s)
 {
-    g_string_append_c(w->out, '"');
+    g_string_append_c(out, '"');
     for (const char *p = s, *end; *p; p = end) {
         int cp = qmp_utf8_decode(p, 6, &end);
 
         switch (cp) {
         case '"':
-            g_string_append(w->out, "\\\"");
+            g_string_append(out, "\\\"");
             break;
         case '\\':
-            g_string_append(w->out, "\\\\");
+            g_string_append(out, "\\\\");
             break;
         case '\b':
-            g_string_append(w->out, "\\b");
+            g_string_append(out, "\\b");
             break;
         case '\f':
-            g_string_append(w->out, "\\f");
+            g_string_append(out, "\\f");
             break;
         case '\n':
-            g_string_append(w->out, "\\n");
+            g_string_append(out, "\\n");
             break;
         case '\r':
-            g_string_append(w->out, "\\r");
+            g_string_append(out, "\\r");
             break;
         case '\t':
-            g_string_append(w->out, "\\t");
+            g_string_append(out, "\\t");
             break;
         default:
             if (cp < 0) {
                 cp = 0xFFFD;
             }
             if (cp > 0xFFFF) {
-                g_string_append_printf(w->out, "\\u%04X\\u%04X", 0xD800 + ((cp - 0x10000) >> 10),
+                g_string_append_printf(out, "\\u%04X\\u%04X", 0xD800 + ((cp - 0x10000) >> 10),
                                        0xDC00 + ((cp - 0x10000) & 0x3FF));
             } else if (cp < 0x20 || cp >= 0x7F) {
-                g_string_append_printf(w->out, "\\u%04X", cp);
+                g_string_append_printf(out, "\\u%04X", cp);
             } else {
-                g_string_append_c(w->out, (char)cp);
+                g_string_append_c(out, (char)cp);
             }
         }
     }
-    g_string_append_c(w->out, '"');
+    g_string_append_c(out, '"');
+}
+
+static void quoted(Writer *w, const char *s)
+{
+    qmp_json_write_string(w->out, s);
 }
 
 static void member_prefix(Writer *w, const char *name)
@@ -136,6 +145,12 @@ static void write_value(Writer *w, const char *name, const QmpValue *v)
             QmpValue *item;
             const char *key = qmp_value_dict_nth(v, g_array_index(order, guint, i), &item);
 
+            if (w->depth == 1 && w->replace_key && strcmp(key, w->replace_key) == 0) {
+                if (!w->replace_value) {
+                    continue;
+                }
+                item = (QmpValue *)w->replace_value;
+            }
             write_value(w, key, item);
         }
         w->depth--;
@@ -152,6 +167,14 @@ void qmp_json_write(GString *out, const QmpValue *v, gboolean pretty)
     Writer w = { out, out->len, pretty, FALSE, 0 };
 
     write_value(&w, NULL, v);
+}
+
+void qmp_json_write_replacing(GString *out, const QmpValue *dict, const char *key,
+                              const QmpValue *value)
+{
+    Writer w = { out, out->len, FALSE, FALSE, 0, key, value };
+
+    write_value(&w, NULL, dict);
 }
 
 char *qmp_json_to_string(const QmpValue *v, gboolean pretty)

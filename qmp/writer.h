@@ -6,6 +6,12 @@
 /* Appends @v to @out in QEMU's layout: ", " and ": " separators, or with
  * @pretty one member per line indented by four; members in QDict order. */
 void qmp_json_write(GString *out, const QmpValue *v, gboolean pretty);
+/* Appends the object @dict as qmp_json_write() does, but with member @key
+ * holding @value instead (NULL: without the member). */
+void qmp_json_write_replacing(GString *out, const QmpValue *dict, const char *key,
+                              const QmpValue *value);
+/* Appends @s as a JSON string, escaped as QEMU escapes it. */
+void qmp_json_write_string(GString *out, const char *s);
 /* The same as a new string. */
 char *qmp_json_to_string(const QmpValue *v, gboolean pretty);
 /* @v as QEMU writes it as a member of a top-level object: in pretty
