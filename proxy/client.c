@@ -216,11 +216,34 @@ static void slot_send(ProxyClient *client, Slot *slot, GString *text)
     send_text(client, text->str, text->len);
 }
 
+/* QEMU runs exec-oob requests the moment it reads them, so their answers
+ * leave in the order the requests came, whatever in-band work is pending:
+ * an OOB answer waits only for earlier OOB requests still unanswered. */
+static void flush_oob(ProxyClient *client)
+{
+    for (GList *l = client->slots.head; l; l = l->next) {
+        Slot *slot = l->data;
+
+        if (!slot->oob || slot->sent) {
+            continue;
+        }
+        if (!slot->text) {
+            return;
+        }
+        slot_send(client, slot, slot->text);
+        g_string_free(g_steal_pointer(&slot->text), TRUE);
+        slot->sent = TRUE;
+    }
+}
+
+/* In-band answers leave when every request before them is answered. */
 static void flush_slots(ProxyClient *client)
 {
     Slot *slot;
 
-    while ((slot = g_queue_peek_head(&client->slots)) && (slot->text || slot->sent)) {
+    flush_oob(client);
+    while ((slot = g_queue_peek_head(&client->slots)) &&
+           (slot->sent || (!slot->oob && slot->text))) {
         g_queue_pop_head(&client->slots);
         if (!slot->sent) {
             slot_send(client, slot, slot->text);
@@ -229,16 +252,10 @@ static void flush_slots(ProxyClient *client)
     }
 }
 
-/* Sets @slot's answer (taking @text): out of band at once, in band in turn. */
+/* Sets @slot's answer (taking @text) and sends what may go now. */
 static void settle(ProxyClient *client, Slot *slot, GString *text)
 {
-    if (slot->oob) {
-        slot_send(client, slot, text);
-        g_string_free(text, TRUE);
-        slot->sent = TRUE;
-    } else {
-        slot->text = text;
-    }
+    slot->text = text;
     flush_slots(client);
 }
 

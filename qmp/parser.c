@@ -28,6 +28,10 @@ static void G_GNUC_PRINTF(2, 3) parse_error(Parser *p, const char *fmt, ...)
     va_start(ap, fmt);
     g_autofree char *msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    /* QEMU formats into a 1024-byte buffer: a long invalid keyword is cut */
+    if (strlen(msg) > 1023) {
+        msg[1023] = 0;
+    }
     p->error = g_strconcat("JSON parse error, ", msg, NULL);
 }
 

@@ -13,6 +13,9 @@
 #define NEGOTIATE "{\"execute\": \"qmp_capabilities\"}"
 #define NEGOTIATE_OOB "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}"
 
+#define A64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG_KEYWORD                                                                               \
+    NEGOTIATE "[" A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 A64 "]"
 #define NUL_BYTES NEGOTIATE "{\"execute\"\0: 1}\0\0{\"execute\": \"query-name\"}"
 
 typedef struct {
@@ -94,6 +97,12 @@ static const Transcript transcripts[] = {
     { "events", NEGOTIATE "{\"execute\": \"cont\", \"id\": \"c\"}{\"execute\": \"stop\", \"id\": "
                           "\"s\"}" },
     { "before-negotiation-malformed", "{]{\"execute\": 1}[]{\"exec-oob\": \"x\"}" },
+    /* found by differential fuzzing: QEMU answers exec-oob in the order it
+     * reads them, even when the second is refused before dispatch */
+    { "exec-oob-in-order",
+      NEGOTIATE_OOB "{\"exec-oob\": \"x\"}{\"exec-oob\": 1}{\"exec-oob\": \"y\", \"id\": 2}" },
+    /* and QEMU cuts a parse error's message at 1023 bytes */
+    { "long-keyword", LONG_KEYWORD " " },
 };
 
 typedef struct {
