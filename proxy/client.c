@@ -17,6 +17,7 @@
 #include "proxy.h"
 
 #include "conn.h"
+#include "framer.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -403,7 +404,7 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
         client->in_flight++;
         update_reading(client);
         router_forward(router, client, slot_new(client, FALSE, &req, now), ROUTE_CAPS_CHECK, &req,
-                       value, raw, len, NULL, 0);
+                       value, raw, len, NULL, 0, NULL, NULL);
         return;
     }
 
@@ -413,10 +414,25 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
     if (strcmp(req.command, "getfd") == 0 || strcmp(req.command, "add-fd") == 0) {
         take_fds(client, &fds, &n_fds);
     }
+    /* what a plain device_add leaves out, the device manager fills in */
+    g_autoptr(GString) rewritten = NULL;
+    g_autoptr(QmpValue) rewritten_msg = NULL;
+    DmPlug *plug = NULL;
+    if (strcmp(req.command, "device_add") == 0) {
+        plug = dm_device_add(proxy_get_dm(client->proxy), value, raw, len, &rewritten);
+        if (rewritten) {
+            rewritten_msg = qmp_json_parse(rewritten->str, rewritten->len);
+            g_assert(rewritten_msg);
+            value = rewritten_msg;
+            raw = rewritten->str;
+            len = rewritten->len;
+            qmp_request_check(value, client->oob, &req, &problem);
+        }
+    }
     client->in_flight++;
     update_reading(client);
     router_forward(router, client, slot_new(client, !in_band, &req, now), ROUTE_COMMAND, &req,
-                   value, raw, len, fds, n_fds);
+                   value, raw, len, fds, n_fds, plug ? dm_plug_done : NULL, plug);
 }
 
 static void on_message(QmpConn *conn, QmpValue *value, const char *raw, gsize len,

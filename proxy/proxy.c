@@ -17,6 +17,7 @@ struct Proxy {
     Router *router;
     Listener *listener;
     Trace *trace;
+    Dm *dm;
     GPtrArray *clients; /* of ProxyClient */
     int status;
     gboolean closing;
@@ -34,6 +35,7 @@ Proxy *proxy_new(const ProxyOptions *options)
     p->opts.allow_uids = options->allow_uids ? g_array_ref(options->allow_uids) : NULL;
     p->loop = g_main_loop_new(NULL, FALSE);
     p->router = router_new(p);
+    p->dm = dm_new();
     p->clients = g_ptr_array_new_with_free_func((GDestroyNotify)proxy_client_free);
     return p;
 }
@@ -139,6 +141,7 @@ void proxy_free(Proxy *p)
     listener_free(p->listener);
     upstream_free(p->up);
     router_free(p->router);
+    dm_free(p->dm);
     trace_free(p->trace);
     g_main_loop_unref(p->loop);
     g_free(p->opts.upstream_path);
@@ -168,6 +171,11 @@ Upstream *proxy_get_upstream(Proxy *p)
 Trace *proxy_get_trace(Proxy *p)
 {
     return p->trace;
+}
+
+Dm *proxy_get_dm(Proxy *p)
+{
+    return p->dm;
 }
 
 void proxy_add_client(Proxy *p, guint number, int fd, ProxyPeer *peer)

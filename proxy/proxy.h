@@ -7,6 +7,7 @@
  * speaks QMP to its peer exactly as QEMU would. */
 #pragma once
 
+#include "devices.h"
 #include "message.h"
 #include "trace.h"
 #include "value.h"
@@ -54,6 +55,7 @@ Router *proxy_get_router(Proxy *proxy);
 Upstream *proxy_get_upstream(Proxy *proxy);
 /* The trace, or NULL when not tracing. */
 Trace *proxy_get_trace(Proxy *proxy);
+Dm *proxy_get_dm(Proxy *proxy);
 /* A client socket accepted by the listener (ownership of @fd and @peer). */
 void proxy_add_client(Proxy *proxy, guint number, int fd, ProxyPeer *peer);
 guint proxy_client_count(Proxy *proxy);
@@ -102,13 +104,16 @@ typedef enum {
     ROUTE_COMMAND,    /* the reply goes to the client as QEMU wrote it */
     ROUTE_CAPS_CHECK, /* the reply settles a client's qmp_capabilities */
 } RouteKind;
+/* Called once per forwarded command with QEMU's reply, or NULL when none
+ * will come (QEMU went away). */
+typedef void (*RouteDone)(gpointer data, QmpValue *reply);
 Router *router_new(Proxy *proxy);
 void router_free(Router *router);
 /* Sends @msg (whose text is @raw) upstream under an id of the router's,
- * remembering to answer @client in @slot. */
+ * remembering to answer @client in @slot, and to call @done (may be NULL). */
 void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKind kind,
                     const QmpRequest *req, QmpValue *msg, const char *raw, gsize raw_len, int *fds,
-                    guint n_fds);
+                    guint n_fds, RouteDone done, gpointer done_data);
 /* A message from QEMU after negotiation: a reply or an event. */
 void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsize len);
 /* The client is gone: its replies, when they come, are dropped. */

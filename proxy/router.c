@@ -40,6 +40,8 @@ typedef struct {
     gsize raw_len;
     int *fds;
     guint n_fds;
+    RouteDone done; /* called once, with the reply or NULL */
+    gpointer done_data;
 } Route;
 
 typedef struct {
@@ -59,6 +61,9 @@ struct Router {
 
 static void route_free(Route *r)
 {
+    if (r->done) {
+        r->done(r->done_data, NULL);
+    }
     for (guint i = 0; i < r->n_fds; i++) {
         close(r->fds[i]);
     }
@@ -155,10 +160,12 @@ static void pump(Router *router)
 
 void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKind kind,
                     const QmpRequest *req, QmpValue *msg, const char *raw, gsize raw_len, int *fds,
-                    guint n_fds)
+                    guint n_fds, RouteDone done, gpointer done_data)
 {
     Route *r = g_new0(Route, 1);
 
+    r->done = done;
+    r->done_data = done_data;
     r->oob = req->oob;
     r->client = client;
     r->slot = slot;
@@ -248,6 +255,7 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
                                .latency_us = -1,    .msg = msg };
             trace_record(trace, &tr);
         }
+        dm_event(proxy_get_dm(router->proxy), msg);
         g_string_append_len(text, raw, (gssize)len);
         g_string_append(text, "\r\n");
         proxy_foreach_client(router->proxy, send_event, &ev);
@@ -270,6 +278,10 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
                            msg };
         trace_classify_reply(&tr, msg);
         trace_record(trace, &tr);
+    }
+    if (r->done) {
+        r->done(r->done_data, msg);
+        r->done = NULL;
     }
     if (!r->oob) {
         router->in_band_upstream--;

@@ -1,0 +1,195 @@
+/* devices.c - filling in what a plain device_add leaves out.
+ *
+ * A SCSI disk plugged with a bus but no scsi-id/lun gets the lowest free
+ * address on that bus (Kata's index map: scsi-id = index / 256, lun =
+ * index % 256), written into the client's own text so that everything
+ * else reaches QEMU byte for byte. An address a client names is reserved,
+ * so the proxy never hands it out; one already taken is sent on as is and
+ * gets QEMU's own error. An index is freed when QEMU confirms the device is
+ * gone (DEVICE_DELETED naming its id), never on device_del alone, and at
+ * once when the device_add fails. */
+#include "devices.h"
+
+#include "framer.h"
+#include "index-map.h"
+
+#include <string.h>
+
+/* virtio-scsi takes scsi-id up to 255 (and lun up to 16383, of which
+ * Kata's addressing uses 0..255). */
+#define SCSI_MAX_ID 255
+#define SCSI_CAPACITY ((SCSI_MAX_ID + 1) * 256)
+
+static const char *const scsi_drivers[] = { "scsi-hd", "scsi-cd", "scsi-block", "scsi-generic" };
+
+typedef struct {
+    char *id;
+    char *ns;
+    guint index;
+} Device;
+
+struct DmPlug {
+    Dm *dm;
+    Device *device; /* not yet in the table */
+};
+
+struct Dm {
+    GHashTable *maps;    /* namespace -> IndexMap */
+    GHashTable *devices; /* device id -> Device */
+};
+
+static void device_free(Device *d)
+{
+    g_free(d->id);
+    g_free(d->ns);
+    g_free(d);
+}
+
+Dm *dm_new(void)
+{
+    Dm *dm = g_new0(Dm, 1);
+
+    dm->maps =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)index_map_free);
+    dm->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)device_free);
+    return dm;
+}
+
+void dm_free(Dm *dm)
+{
+    if (!dm) {
+        return;
+    }
+    g_hash_table_unref(dm->devices);
+    g_hash_table_unref(dm->maps);
+    g_free(dm);
+}
+
+static IndexMap *map_for(Dm *dm, const char *ns)
+{
+    IndexMap *map = g_hash_table_lookup(dm->maps, ns);
+
+    if (!map) {
+        map = index_map_new(SCSI_CAPACITY);
+        g_hash_table_insert(dm->maps, g_strdup(ns), map);
+    }
+    return map;
+}
+
+static gboolean is_scsi_disk(const char *driver)
+{
+    for (guint i = 0; driver && i < G_N_ELEMENTS(scsi_drivers); i++) {
+        if (strcmp(driver, scsi_drivers[i]) == 0) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* A non-negative integer argument, or -1 when absent or not one. */
+static gint64 uint_arg(QmpValue *args, const char *name)
+{
+    QmpValue *v = qmp_value_dict_get(args, name);
+
+    if (v && qmp_value_type(v) == QMP_VALUE_INT && qmp_value_get_int(v) >= 0) {
+        return qmp_value_get_int(v);
+    }
+    return -1;
+}
+
+DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GString **rewritten)
+{
+    QmpValue *args = qmp_value_dict_get(msg, "arguments");
+    QmpSpan span;
+
+    *rewritten = NULL;
+    if (!args || !is_scsi_disk(qmp_value_dict_get_string(args, "driver"))) {
+        return NULL;
+    }
+    const char *id = qmp_value_dict_get_string(args, "id");
+    const char *bus = qmp_value_dict_get_string(args, "bus");
+    /* without an id its DEVICE_DELETED cannot be told apart, without a bus
+     * QEMU picks one: leave those to QEMU */
+    if (!id || !bus || g_hash_table_contains(dm->devices, id)) {
+        return NULL;
+    }
+    gboolean has_id = qmp_value_dict_get(args, "scsi-id") != NULL;
+    gboolean has_lun = qmp_value_dict_get(args, "lun") != NULL;
+    IndexMap *map = map_for(dm, bus);
+    guint index;
+
+    if (has_id && has_lun) {
+        gint64 sid = uint_arg(args, "scsi-id"), lun = uint_arg(args, "lun");
+
+        if (sid < 0 || lun < 0 ||
+            !index_map_scsi_index((guint)sid, (guint)lun, SCSI_MAX_ID, &index) ||
+            !index_map_reserve(map, index)) {
+            return NULL; /* QEMU will say what it thinks of it */
+        }
+    } else if (has_id || has_lun) {
+        return NULL; /* half an address: QEMU completes it its own way */
+    } else {
+        guint sid, lun;
+
+        if (!index_map_alloc(map, &index) || !qmp_value_dict_get_span(msg, "arguments", &span)) {
+            return NULL; /* the bus is full: QEMU will refuse it */
+        }
+        index_map_scsi_address(index, &sid, &lun);
+        /* arguments hold at least the driver: insert after their '{' */
+        *rewritten = g_string_sized_new(raw_len + 32);
+        g_string_append_len(*rewritten, raw, (gssize)span.value_start + 1);
+        g_string_append_printf(*rewritten, "\"scsi-id\": %u, \"lun\": %u, ", sid, lun);
+        g_string_append_len(*rewritten, raw + span.value_start + 1,
+                            (gssize)(raw_len - span.value_start - 1));
+        g_debug("device_add %s on %s: scsi-id %u lun %u filled in", id, bus, sid, lun);
+    }
+
+    DmPlug *plug = g_new0(DmPlug, 1);
+    plug->dm = dm;
+    plug->device = g_new0(Device, 1);
+    plug->device->id = g_strdup(id);
+    plug->device->ns = g_strdup(bus);
+    plug->device->index = index;
+    return plug;
+}
+
+void dm_plug_done(gpointer data, QmpValue *reply)
+{
+    DmPlug *plug = data;
+    Dm *dm = plug->dm;
+    Device *d = g_steal_pointer(&plug->device);
+
+    g_free(plug);
+    if (reply && qmp_value_dict_get(reply, "return") &&
+        !g_hash_table_contains(dm->devices, d->id)) {
+        g_hash_table_insert(dm->devices, d->id, d);
+        return;
+    }
+    /* refused (or never answered): the index was never used */
+    index_map_release(map_for(dm, d->ns), d->index);
+    device_free(d);
+}
+
+void dm_event(Dm *dm, QmpValue *event)
+{
+    QmpValue *data = qmp_value_dict_get(event, "data");
+
+    if (g_strcmp0(qmp_value_dict_get_string(event, "event"), "DEVICE_DELETED") != 0 || !data ||
+        qmp_value_type(data) != QMP_VALUE_DICT) {
+        return;
+    }
+    /* QEMU also reports .../virtio-backend paths with no device: ignore */
+    const char *id = qmp_value_dict_get_string(data, "device");
+    Device *d = id ? g_hash_table_lookup(dm->devices, id) : NULL;
+    if (d) {
+        index_map_release(map_for(dm, d->ns), d->index);
+        g_hash_table_remove(dm->devices, id);
+    }
+}
+
+gint dm_device_index(Dm *dm, const char *ns, const char *id)
+{
+    Device *d = g_hash_table_lookup(dm->devices, id);
+
+    return d && strcmp(d->ns, ns) == 0 ? (gint)d->index : -1;
+}

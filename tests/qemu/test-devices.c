@@ -1,0 +1,187 @@
+/* test-devices.c - the device manager filling in plain device_add, against
+ * a real QEMU with a virtio-scsi controller: the lowest free SCSI address,
+ * reuse after DEVICE_DELETED, addresses clients name, failed plugs. Every
+ * address is read back from QEMU with qom-get. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *const scsi_args[] = { "-device", "virtio-scsi-pci,id=scsi0", NULL };
+
+typedef struct {
+    TestQemu *qemu;
+    TestProxy *proxy;
+    TestClient *c;
+} Fx;
+
+static void fx_start(Fx *fx)
+{
+    fx->qemu = test_qemu_start(scsi_args);
+    fx->proxy = test_proxy_start(fx->qemu->qmp, fx->qemu->dir, NULL);
+    fx->c = test_client_connect(fx->proxy->listen);
+    g_free(test_client_handshake(fx->c, NULL));
+    for (int i = 0; i < 4; i++) {
+        g_autofree char *cmd = g_strdup_printf(
+            "{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": \"null-co\", "
+            "\"node-name\": \"d%d\"}}",
+            i);
+        g_autofree char *r = test_client_cmd(fx->c, cmd);
+        g_assert_cmpstr(r, ==, "{\"return\": {}}");
+    }
+}
+
+static void fx_stop(Fx *fx)
+{
+    test_client_free(fx->c);
+    test_proxy_free(fx->proxy);
+    test_qemu_free(fx->qemu);
+}
+
+static char *plug(Fx *fx, const char *id, const char *drive, const char *extra)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"scsi-hd\", \"drive\": "
+        "\"%s\", \"bus\": \"scsi0.0\", \"id\": \"%s\"%s}, \"id\": \"plug-%s\"}",
+        drive, id, extra ? extra : "", id);
+
+    return test_client_cmd(fx->c, cmd);
+}
+
+static void plug_ok(Fx *fx, const char *id, const char *drive)
+{
+    g_autofree char *r = plug(fx, id, drive, NULL);
+    g_autofree char *want = g_strdup_printf("{\"return\": {}, \"id\": \"plug-%s\"}", id);
+
+    /* the reply is QEMU's, with the client's id: nothing shows the rewrite */
+    g_assert_cmpstr(r, ==, want);
+}
+
+/* scsi-id and lun as QEMU has them, "id:lun". */
+static char *address(Fx *fx, const char *id)
+{
+    g_autofree char *cmd1 = g_strdup_printf(
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
+        "\"property\": \"scsi-id\"}}",
+        id);
+    g_autofree char *cmd2 = g_strdup_printf(
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
+        "\"property\": \"lun\"}}",
+        id);
+    g_autofree char *r1 = test_client_cmd(fx->c, cmd1);
+    g_autofree char *r2 = test_client_cmd(fx->c, cmd2);
+    int sid = -1, lun = -1;
+
+    g_assert_cmpint(sscanf(r1, "{\"return\": %d}", &sid), ==, 1);
+    g_assert_cmpint(sscanf(r2, "{\"return\": %d}", &lun), ==, 1);
+    return g_strdup_printf("%d:%d", sid, lun);
+}
+
+/* device_del, then wait for QEMU's DEVICE_DELETED naming the device. */
+static void unplug(Fx *fx, const char *id)
+{
+    g_autofree char *cmd =
+        g_strdup_printf("{\"execute\": \"device_del\", \"arguments\": {\"id\": \"%s\"}}", id);
+    g_autofree char *want = g_strdup_printf("\"device\": \"%s\"", id);
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+
+    test_client_send(fx->c, cmd);
+    g_autofree char *r = test_client_recv_reply(fx->c, events);
+    g_assert_cmpstr(r, ==, "{\"return\": {}}");
+    for (guint seen = 0;; seen++) {
+        for (guint i = 0; i < events->len; i++) {
+            if (strstr(g_ptr_array_index(events, i), want)) {
+                return;
+            }
+        }
+        char *line = test_client_recv_line(fx->c, 10000);
+        g_assert_nonnull(line);
+        g_ptr_array_add(events, line);
+    }
+}
+
+static void check_address(Fx *fx, const char *id, const char *want)
+{
+    g_autofree char *got = address(fx, id);
+
+    g_assert_cmpstr(got, ==, want);
+}
+
+static void test_lowest_free_and_reuse(void)
+{
+    Fx fx;
+
+    fx_start(&fx);
+    plug_ok(&fx, "sd0", "d0");
+    plug_ok(&fx, "sd1", "d1");
+    plug_ok(&fx, "sd2", "d2");
+    check_address(&fx, "sd0", "0:0");
+    check_address(&fx, "sd1", "0:1");
+    check_address(&fx, "sd2", "0:2");
+    /* the middle one goes; its address goes to the next disk */
+    unplug(&fx, "sd1");
+    plug_ok(&fx, "sd3", "d1");
+    check_address(&fx, "sd3", "0:1");
+    plug_ok(&fx, "sd4", "d3");
+    check_address(&fx, "sd4", "0:3");
+    fx_stop(&fx);
+}
+
+static void test_cycles_stay_low(void)
+{
+    Fx fx;
+
+    fx_start(&fx);
+    plug_ok(&fx, "keep", "d0");
+    for (int i = 0; i < 300; i++) {
+        g_autofree char *id = g_strdup_printf("c%d", i);
+
+        plug_ok(&fx, id, "d1");
+        if (i % 50 == 0 || i == 299) {
+            check_address(&fx, id, "0:1");
+        }
+        unplug(&fx, id);
+    }
+    fx_stop(&fx);
+}
+
+static void test_named_address_reserved(void)
+{
+    Fx fx;
+
+    fx_start(&fx);
+    g_autofree char *r = plug(&fx, "mine", "d0", ", \"scsi-id\": 0, \"lun\": 0");
+    g_assert_cmpstr(r, ==, "{\"return\": {}, \"id\": \"plug-mine\"}");
+    /* the proxy never hands out an address a client took */
+    plug_ok(&fx, "auto", "d1");
+    check_address(&fx, "auto", "0:1");
+    /* one already taken gets QEMU's own answer */
+    g_autofree char *dup = plug(&fx, "dup", "d2", ", \"scsi-id\": 0, \"lun\": 1");
+    g_assert_true(g_str_has_prefix(dup, "{\"id\": \"plug-dup\", \"error\": "));
+    plug_ok(&fx, "next", "d2");
+    check_address(&fx, "next", "0:2");
+    fx_stop(&fx);
+}
+
+static void test_failed_add_frees(void)
+{
+    Fx fx;
+
+    fx_start(&fx);
+    g_autofree char *r = plug(&fx, "bad", "no-such-node", NULL);
+    g_assert_true(g_str_has_prefix(r, "{\"id\": \"plug-bad\", \"error\": "));
+    plug_ok(&fx, "good", "d0");
+    check_address(&fx, "good", "0:0");
+    fx_stop(&fx);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    test_require_qemu();
+    g_test_add_func("/devices/scsi/lowest-free-and-reuse", test_lowest_free_and_reuse);
+    g_test_add_func("/devices/scsi/cycles-stay-low", test_cycles_stay_low);
+    g_test_add_func("/devices/scsi/named-address-reserved", test_named_address_reserved);
+    g_test_add_func("/devices/scsi/failed-add-frees", test_failed_add_frees);
+    return g_test_run();
+}
