@@ -1,4 +1,5 @@
-/* devices.c - filling in what a plain device_add leaves out.
+/* devices.c - filling in what a plain device_add leaves out, and knowing
+ * which back ends the devices being unplugged still hold.
  *
  * A SCSI disk plugged with a bus but no scsi-id/lun gets the lowest free
  * address on that bus (Kata's index map: scsi-id = index / 256, lun =
@@ -22,10 +23,24 @@
 
 static const char *const scsi_drivers[] = { "scsi-hd", "scsi-cd", "scsi-block", "scsi-generic" };
 
+/* Properties by which a device refers to the back ends it uses, and the
+ * commands (and their argument) that remove such a back end. */
+static const struct {
+    const char *property;
+    const char *command;
+    const char *argument;
+} backends[] = {
+    { "drive", "blockdev-del", "node-name" }, { "chardev", "chardev-remove", "id" },
+    { "netdev", "netdev_del", "id" },         { "iothread", "object-del", "id" },
+    { "memdev", "object-del", "id" },
+};
+
 typedef struct {
     char *id;
-    char *ns;
+    char *ns; /* NULL: no index taken */
     guint index;
+    char *backend[G_N_ELEMENTS(backends)];
+    gboolean unplugging;
 } Device;
 
 struct DmPlug {
@@ -40,6 +55,9 @@ struct Dm {
 
 static void device_free(Device *d)
 {
+    for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
+        g_free(d->backend[i]);
+    }
     g_free(d->id);
     g_free(d->ns);
     g_free(d);
@@ -97,21 +115,16 @@ static gint64 uint_arg(QmpValue *args, const char *name)
     return -1;
 }
 
-DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GString **rewritten)
+/* A SCSI disk on a named bus: its address from the bus's index map. */
+static void scsi_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const char *raw,
+                         gsize raw_len, GString **rewritten)
 {
-    QmpValue *args = qmp_value_dict_get(msg, "arguments");
+    const char *bus = qmp_value_dict_get_string(args, "bus");
     QmpSpan span;
 
-    *rewritten = NULL;
-    if (!args || !is_scsi_disk(qmp_value_dict_get_string(args, "driver"))) {
-        return NULL;
-    }
-    const char *id = qmp_value_dict_get_string(args, "id");
-    const char *bus = qmp_value_dict_get_string(args, "bus");
-    /* without an id its DEVICE_DELETED cannot be told apart, without a bus
-     * QEMU picks one: leave those to QEMU */
-    if (!id || !bus || g_hash_table_contains(dm->devices, id)) {
-        return NULL;
+    /* without a bus QEMU picks one: leave it to QEMU */
+    if (!bus || !is_scsi_disk(qmp_value_dict_get_string(args, "driver"))) {
+        return;
     }
     gboolean has_id = qmp_value_dict_get(args, "scsi-id") != NULL;
     gboolean has_lun = qmp_value_dict_get(args, "lun") != NULL;
@@ -124,15 +137,15 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
         if (sid < 0 || lun < 0 ||
             !index_map_scsi_index((guint)sid, (guint)lun, SCSI_MAX_ID, &index) ||
             !index_map_reserve(map, index)) {
-            return NULL; /* QEMU will say what it thinks of it */
+            return; /* QEMU will say what it thinks of it */
         }
     } else if (has_id || has_lun) {
-        return NULL; /* half an address: QEMU completes it its own way */
+        return; /* half an address: QEMU completes it its own way */
     } else {
         guint sid, lun;
 
         if (!index_map_alloc(map, &index) || !qmp_value_dict_get_span(msg, "arguments", &span)) {
-            return NULL; /* the bus is full: QEMU will refuse it */
+            return; /* the bus is full: QEMU will refuse it */
         }
         index_map_scsi_address(index, &sid, &lun);
         /* arguments hold at least the driver: insert after their '{' */
@@ -141,15 +154,30 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
         g_string_append_printf(*rewritten, "\"scsi-id\": %u, \"lun\": %u, ", sid, lun);
         g_string_append_len(*rewritten, raw + span.value_start + 1,
                             (gssize)(raw_len - span.value_start - 1));
-        g_debug("device_add %s on %s: scsi-id %u lun %u filled in", id, bus, sid, lun);
+        g_debug("device_add %s on %s: scsi-id %u lun %u filled in", d->id, bus, sid, lun);
     }
+    d->ns = g_strdup(bus);
+    d->index = index;
+}
 
+DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GString **rewritten)
+{
+    QmpValue *args = qmp_value_dict_get(msg, "arguments");
+    const char *id = args ? qmp_value_dict_get_string(args, "id") : NULL;
+
+    *rewritten = NULL;
+    /* without an id its DEVICE_DELETED cannot be told apart */
+    if (!id || g_hash_table_contains(dm->devices, id)) {
+        return NULL;
+    }
     DmPlug *plug = g_new0(DmPlug, 1);
     plug->dm = dm;
     plug->device = g_new0(Device, 1);
     plug->device->id = g_strdup(id);
-    plug->device->ns = g_strdup(bus);
-    plug->device->index = index;
+    for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
+        plug->device->backend[i] = g_strdup(qmp_value_dict_get_string(args, backends[i].property));
+    }
+    scsi_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
     return plug;
 }
 
@@ -166,7 +194,9 @@ void dm_plug_done(gpointer data, QmpValue *reply)
         return;
     }
     /* refused (or never answered): the index was never used */
-    index_map_release(map_for(dm, d->ns), d->index);
+    if (d->ns) {
+        index_map_release(map_for(dm, d->ns), d->index);
+    }
     device_free(d);
 }
 
@@ -182,7 +212,9 @@ void dm_event(Dm *dm, QmpValue *event)
     const char *id = qmp_value_dict_get_string(data, "device");
     Device *d = id ? g_hash_table_lookup(dm->devices, id) : NULL;
     if (d) {
-        index_map_release(map_for(dm, d->ns), d->index);
+        if (d->ns) {
+            index_map_release(map_for(dm, d->ns), d->index);
+        }
         g_hash_table_remove(dm->devices, id);
     }
 }
@@ -191,5 +223,46 @@ gint dm_device_index(Dm *dm, const char *ns, const char *id)
 {
     Device *d = g_hash_table_lookup(dm->devices, id);
 
-    return d && strcmp(d->ns, ns) == 0 ? (gint)d->index : -1;
+    return d && d->ns && strcmp(d->ns, ns) == 0 ? (gint)d->index : -1;
+}
+
+void dm_unplug_sent(Dm *dm, const char *id)
+{
+    Device *d = id ? g_hash_table_lookup(dm->devices, id) : NULL;
+
+    if (d) {
+        d->unplugging = TRUE;
+    }
+}
+
+void dm_unplug_refused(Dm *dm, const char *id)
+{
+    Device *d = id ? g_hash_table_lookup(dm->devices, id) : NULL;
+
+    if (d) {
+        d->unplugging = FALSE;
+    }
+}
+
+const char *dm_backend_busy(Dm *dm, const char *command, QmpValue *args)
+{
+    GHashTableIter iter;
+    Device *d;
+
+    for (guint i = 0; args && i < G_N_ELEMENTS(backends); i++) {
+        const char *name = strcmp(command, backends[i].command) == 0
+                               ? qmp_value_dict_get_string(args, backends[i].argument)
+                               : NULL;
+
+        if (!name) {
+            continue;
+        }
+        g_hash_table_iter_init(&iter, dm->devices);
+        while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+            if (d->unplugging && g_strcmp0(d->backend[i], name) == 0) {
+                return d->id;
+            }
+        }
+    }
+    return NULL;
 }

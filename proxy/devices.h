@@ -11,17 +11,27 @@ Dm *dm_new(void);
 void dm_free(Dm *dm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Dm, dm_free)
 
+/* What a backend-removal command (blockdev-del, chardev-remove,
+ * netdev_del, object-del) removes must wait while a device using it is
+ * being unplugged: QEMU answers device_del before the device is gone. */
+
 /* Looks at a device_add request (@msg, whose text is @raw): when it plugs
  * a SCSI disk on a named bus without an address, picks the lowest free
  * one and returns the request's new text in *@rewritten; when it names an
- * address, reserves it. Returns what was taken (settle it with
- * dm_plug_done()), or NULL when the request is none of the proxy's
- * business. */
+ * address, reserves it; in any case it notes the backends the device will
+ * use. Returns what to settle with dm_plug_done(), or NULL when the
+ * device has no id (then nothing about it can be followed). */
 DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GString **rewritten);
 /* QEMU's answer to that device_add (a RouteDone): an error, or none at
  * all, frees what was taken. Frees @plug. */
 void dm_plug_done(gpointer plug, QmpValue *reply);
 /* A QMP event from QEMU: DEVICE_DELETED frees the device's index. */
 void dm_event(Dm *dm, QmpValue *event);
+/* A device_del for @id went to QEMU / was refused by it. */
+void dm_unplug_sent(Dm *dm, const char *id);
+void dm_unplug_refused(Dm *dm, const char *id);
+/* The id of a device being unplugged that uses what @command (with
+ * @args) would remove, or NULL. */
+const char *dm_backend_busy(Dm *dm, const char *command, QmpValue *args);
 /* The index used in @ns (e.g. "scsi0.0") by device @id, or -1. */
 gint dm_device_index(Dm *dm, const char *ns, const char *id);

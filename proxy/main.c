@@ -79,6 +79,7 @@ int main(int argc, char **argv)
     g_auto(GStrv) allow_uids = NULL;
     gint max_clients = 256;
     gint connect_timeout = 10;
+    gint unplug_timeout = 10;
     gint64 queue_max = 16 << 20;
     gboolean verbose = FALSE, version = FALSE;
     g_autofree char *trace = NULL;
@@ -101,6 +102,10 @@ int main(int argc, char **argv)
           "Disconnect a client that leaves more than BYTES unread (default 16 MiB)", "BYTES" },
         { "connect-timeout", 0, 0, G_OPTION_ARG_INT, &connect_timeout,
           "Seconds to wait for QEMU's greeting (default 10)", "SECONDS" },
+        { "unplug-timeout", 0, 0, G_OPTION_ARG_INT, &unplug_timeout,
+          "Seconds a blockdev-del (chardev-remove, netdev_del, object-del) of a device being "
+          "unplugged waits for its DEVICE_DELETED (default 10)",
+          "SECONDS" },
         { "trace", 0, 0, G_OPTION_ARG_FILENAME, &trace,
           "Write every message that crosses the proxy to FILE, one JSON object per line "
           "(read it with: qmproxy trace FILE)",
@@ -152,6 +157,7 @@ int main(int argc, char **argv)
         .max_clients = (guint)MAX(max_clients, 0),
         .client_queue_max = (gsize)MAX(queue_max, 0),
         .connect_timeout = (guint)MAX(connect_timeout, 1),
+        .unplug_timeout = (guint)MAX(unplug_timeout, 1),
     };
     g_autoptr(GArray) uids = opts.allow_uids;
     guint64 n;

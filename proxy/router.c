@@ -42,6 +42,12 @@ typedef struct {
     guint n_fds;
     RouteDone done; /* called once, with the reply or NULL */
     gpointer done_data;
+    /* unplug ordering: the device whose DEVICE_DELETED this waits for */
+    Router *router;
+    char *hold;
+    guint hold_timer;
+    gboolean hold_expired;
+    char *unplugs; /* a device_del's device */
 } Route;
 
 typedef struct {
@@ -64,6 +70,9 @@ static void route_free(Route *r)
     if (r->done) {
         r->done(r->done_data, NULL);
     }
+    g_clear_handle_id(&r->hold_timer, g_source_remove);
+    g_free(r->hold);
+    g_free(r->unplugs);
     for (guint i = 0; i < r->n_fds; i++) {
         close(r->fds[i]);
     }
@@ -117,6 +126,12 @@ static void send_route(Router *router, Route *r)
     }
     g_hash_table_insert(router->routes, GUINT_TO_POINTER(r->id), r);
     g_snprintf(id_text, sizeof(id_text), "%u", r->id);
+    if (strcmp(r->command, "device_del") == 0) {
+        QmpValue *args = qmp_value_dict_get(r->msg, "arguments");
+
+        r->unplugs = g_strdup(args ? qmp_value_dict_get_string(args, "id") : NULL);
+        dm_unplug_sent(proxy_get_dm(router->proxy), r->unplugs);
+    }
 
     if (router->debug) {
         g_debug("client %u -> QEMU: %s as id %u",
@@ -142,12 +157,90 @@ static void send_route(Router *router, Route *r)
     g_clear_pointer(&r->raw, g_free);
 }
 
+static void pump(Router *router);
+
+/* The command may go now: its client's backlog takes turns again. */
+static void unhold(Router *router, Route *r)
+{
+    Backlog *b = r->client ? g_hash_table_lookup(router->backlogs, r->client) : NULL;
+
+    g_clear_pointer(&r->hold, g_free);
+    g_clear_handle_id(&r->hold_timer, g_source_remove);
+    if (b && !b->queued) {
+        b->queued = TRUE;
+        g_queue_push_tail(&router->turns, b);
+    }
+    pump(router);
+}
+
+static gboolean on_hold_timeout(gpointer data)
+{
+    Route *r = data;
+
+    r->hold_timer = 0;
+    g_message("client %u: %s waited %u s for DEVICE_DELETED of %s; sending it as is",
+              r->client ? proxy_client_get_number(r->client) : 0, r->command,
+              proxy_get_options(r->router->proxy)->unplug_timeout, r->hold);
+    r->hold_expired = TRUE;
+    unhold(r->router, r);
+    return G_SOURCE_REMOVE;
+}
+
+/* Only a backlog's first command can be held: it stops the rest. */
+static void release_holds(Router *router, const char *device)
+{
+    GHashTableIter iter;
+    Backlog *b;
+    g_autoptr(GPtrArray) ready = g_ptr_array_new();
+
+    g_hash_table_iter_init(&iter, router->backlogs);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&b)) {
+        Route *r = g_queue_peek_head(&b->waiting);
+
+        if (r && g_strcmp0(r->hold, device) == 0) {
+            g_ptr_array_add(ready, r);
+        }
+    }
+    for (guint i = 0; i < ready->len; i++) {
+        unhold(router, g_ptr_array_index(ready, i));
+    }
+}
+
+/* QEMU answers device_del before the device is gone, so removing a back
+ * end it still uses fails ("Node X is in use"): such a command waits for
+ * the device's DEVICE_DELETED, or --unplug-timeout, whichever is first. */
+static gboolean must_wait(Router *router, Route *r)
+{
+    if (r->hold) {
+        return TRUE;
+    }
+    if (r->hold_expired) {
+        return FALSE;
+    }
+    QmpValue *args = qmp_value_dict_get(r->msg, "arguments");
+    const char *busy = dm_backend_busy(proxy_get_dm(router->proxy), r->command, args);
+    if (!busy) {
+        return FALSE;
+    }
+    r->router = router;
+    r->hold = g_strdup(busy);
+    r->hold_timer =
+        g_timeout_add_seconds(proxy_get_options(router->proxy)->unplug_timeout, on_hold_timeout, r);
+    g_debug("client %u: %s waits for DEVICE_DELETED of %s",
+            r->client ? proxy_client_get_number(r->client) : 0, r->command, busy);
+    return TRUE;
+}
+
 /* Lets waiting commands into QEMU, one client at a time. */
 static void pump(Router *router)
 {
     Backlog *b;
 
     while (router->in_band_upstream < UPSTREAM_WINDOW && (b = g_queue_pop_head(&router->turns))) {
+        if (must_wait(router, g_queue_peek_head(&b->waiting))) {
+            b->queued = FALSE; /* back in turn once released */
+            continue;
+        }
         send_route(router, g_queue_pop_head(&b->waiting));
         router->in_band_upstream++;
         if (g_queue_is_empty(&b->waiting)) {
@@ -226,6 +319,17 @@ static Route *take_route(Router *router, QmpValue *msg)
     return r;
 }
 
+/* A repeated device_del is refused while the first one's unplug goes on. */
+static gboolean unplug_pending(QmpValue *reply)
+{
+    QmpValue *err = qmp_value_dict_get(reply, "error");
+    const char *desc = err && qmp_value_type(err) == QMP_VALUE_DICT
+                           ? qmp_value_dict_get_string(err, "desc")
+                           : NULL;
+
+    return desc && strstr(desc, "already in the process of unplug");
+}
+
 typedef struct {
     QmpValue *msg;
     GString *text;
@@ -256,6 +360,16 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
             trace_record(trace, &tr);
         }
         dm_event(proxy_get_dm(router->proxy), msg);
+        if (g_strcmp0(name, "DEVICE_DELETED") == 0) {
+            QmpValue *data = qmp_value_dict_get(msg, "data");
+            const char *device = data && qmp_value_type(data) == QMP_VALUE_DICT
+                                     ? qmp_value_dict_get_string(data, "device")
+                                     : NULL;
+
+            if (device) {
+                release_holds(router, device);
+            }
+        }
         g_string_append_len(text, raw, (gssize)len);
         g_string_append(text, "\r\n");
         proxy_foreach_client(router->proxy, send_event, &ev);
@@ -282,6 +396,11 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     if (r->done) {
         r->done(r->done_data, msg);
         r->done = NULL;
+    }
+    if (r->unplugs && !qmp_value_dict_get(msg, "return") && !unplug_pending(msg)) {
+        /* refused: nothing will be deleted, nothing need wait */
+        dm_unplug_refused(proxy_get_dm(router->proxy), r->unplugs);
+        release_holds(router, r->unplugs);
     }
     if (!r->oob) {
         router->in_band_upstream--;

@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const scsi_args[] = { "-device", "virtio-scsi-pci,id=scsi0", NULL };
+static const char *const scsi_args[] = { "-device", "virtio-scsi-pci,id=scsi0", "-device",
+                                         "pcie-root-port,id=rp1,bus=pcie.0,chassis=1", NULL };
 
 typedef struct {
     TestQemu *qemu;
@@ -15,10 +16,10 @@ typedef struct {
     TestClient *c;
 } Fx;
 
-static void fx_start(Fx *fx)
+static void fx_start_with(Fx *fx, const char *const *opts)
 {
     fx->qemu = test_qemu_start(scsi_args);
-    fx->proxy = test_proxy_start(fx->qemu->qmp, fx->qemu->dir, NULL);
+    fx->proxy = test_proxy_start(fx->qemu->qmp, fx->qemu->dir, opts);
     fx->c = test_client_connect(fx->proxy->listen);
     g_free(test_client_handshake(fx->c, NULL));
     for (int i = 0; i < 4; i++) {
@@ -29,6 +30,11 @@ static void fx_start(Fx *fx)
         g_autofree char *r = test_client_cmd(fx->c, cmd);
         g_assert_cmpstr(r, ==, "{\"return\": {}}");
     }
+}
+
+static void fx_start(Fx *fx)
+{
+    fx_start_with(fx, NULL);
 }
 
 static void fx_stop(Fx *fx)
@@ -175,6 +181,66 @@ static void test_failed_add_frees(void)
     fx_stop(&fx);
 }
 
+static void test_unplug_then_blockdev_del(void)
+{
+    Fx fx;
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+
+    fx_start(&fx);
+    plug_ok(&fx, "sd0", "d0");
+    /* the naive sequence, pipelined: straight to QEMU the blockdev-del
+     * fails with "Node d0 is in use", because QEMU answers device_del
+     * before the device is gone; the same node name is then reused */
+    test_client_send(fx.c, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"sd0\"}, "
+                           "\"id\": 1}"
+                           "{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": "
+                           "\"d0\"}, \"id\": 2}"
+                           "{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": "
+                           "\"null-co\", \"node-name\": \"d0\"}, \"id\": 3}");
+    g_autofree char *r1 = test_client_recv_reply(fx.c, events);
+    g_autofree char *r2 = test_client_recv_reply(fx.c, events);
+    g_autofree char *r3 = test_client_recv_reply(fx.c, events);
+    g_assert_cmpstr(r1, ==, "{\"return\": {}, \"id\": 1}");
+    g_assert_cmpstr(r2, ==, "{\"return\": {}, \"id\": 2}");
+    g_assert_cmpstr(r3, ==, "{\"return\": {}, \"id\": 3}");
+    /* the removal went through once the device was gone */
+    g_assert_cmpuint(events->len, ==, 1);
+    g_assert_nonnull(strstr(g_ptr_array_index(events, 0), "\"device\": \"sd0\""));
+    fx_stop(&fx);
+}
+
+static void test_unplug_timeout(void)
+{
+    const char *const opts[] = { "--unplug-timeout", "1", NULL };
+    Fx fx;
+
+    fx_start_with(&fx, opts);
+    /* PCI unplug needs a guest to acknowledge it; with none, QEMU never
+     * sends DEVICE_DELETED: after the timeout the removal goes as is */
+    g_autofree char *r = test_client_cmd(
+        fx.c, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-blk-pci\", "
+              "\"drive\": \"d0\", \"bus\": \"rp1\", \"id\": \"vd0\"}}");
+    g_assert_cmpstr(r, ==, "{\"return\": {}}");
+    g_autofree char *del =
+        test_client_cmd(fx.c, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"vd0\"}}");
+    g_assert_cmpstr(del, ==, "{\"return\": {}}");
+    /* a second device_del is refused while the first goes on: the wait
+     * for DEVICE_DELETED must still hold */
+    g_free(test_client_cmd(fx.c, "{\"execute\": \"device_del\", \"arguments\": {\"id\": "
+                                 "\"vd0\"}}"));
+    g_autofree char *bd = test_client_cmd(
+        fx.c, "{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": \"d0\"}}");
+    g_assert_cmpstr(bd, ==,
+                    "{\"error\": {\"class\": \"GenericError\", \"desc\": \"Node d0 is in use\"}}");
+    g_autofree char *log = test_proxy_log(fx.proxy);
+    g_assert_nonnull(strstr(log, "blockdev-del waited 1 s for DEVICE_DELETED of vd0"));
+    /* other back ends are not held */
+    g_autofree char *other = test_client_cmd(
+        fx.c, "{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": \"d1\"}}");
+    g_assert_cmpstr(other, ==, "{\"return\": {}}");
+    fx_stop(&fx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -183,5 +249,7 @@ int main(int argc, char **argv)
     g_test_add_func("/devices/scsi/cycles-stay-low", test_cycles_stay_low);
     g_test_add_func("/devices/scsi/named-address-reserved", test_named_address_reserved);
     g_test_add_func("/devices/scsi/failed-add-frees", test_failed_add_frees);
+    g_test_add_func("/devices/unplug/then-blockdev-del", test_unplug_then_blockdev_del);
+    g_test_add_func("/devices/unplug/timeout", test_unplug_timeout);
     return g_test_run();
 }
