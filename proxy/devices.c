@@ -226,6 +226,28 @@ gint dm_device_index(Dm *dm, const char *ns, const char *id)
     return d && d->ns && strcmp(d->ns, ns) == 0 ? (gint)d->index : -1;
 }
 
+gboolean dm_is_scsi_disk_type(const char *type)
+{
+    return is_scsi_disk(type);
+}
+
+void dm_learn(Dm *dm, const char *id, const char *ns, gint64 scsi_id, gint64 lun, const char *drive)
+{
+    Device *d = g_new0(Device, 1);
+    guint index;
+
+    d->id = g_strdup(id);
+    d->backend[0] = g_strdup(drive); /* backends[0] is the drive */
+    if (ns && scsi_id >= 0 && lun >= 0 &&
+        index_map_scsi_index((guint)scsi_id, (guint)lun, SCSI_MAX_ID, &index) &&
+        index_map_reserve(map_for(dm, ns), index)) {
+        d->ns = g_strdup(ns);
+        d->index = index;
+    }
+    g_debug("learnt device %s%s%s", id, d->ns ? " on " : "", d->ns ? d->ns : "");
+    g_hash_table_replace(dm->devices, d->id, d);
+}
+
 void dm_unplug_sent(Dm *dm, const char *id)
 {
     Device *d = id ? g_hash_table_lookup(dm->devices, id) : NULL;

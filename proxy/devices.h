@@ -27,6 +27,12 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
 void dm_plug_done(gpointer plug, QmpValue *reply);
 /* A QMP event from QEMU: DEVICE_DELETED frees the device's index. */
 void dm_event(Dm *dm, QmpValue *event);
+/* A device QEMU had before the proxy came: @ns (a SCSI bus, or NULL) and
+ * the address in it (-1: unknown), and the block node it uses (or NULL). */
+void dm_learn(Dm *dm, const char *id, const char *ns, gint64 scsi_id, gint64 lun,
+              const char *drive);
+/* Whether QOM type @type is a SCSI disk whose address the proxy manages. */
+gboolean dm_is_scsi_disk_type(const char *type);
 /* A device_del for @id went to QEMU / was refused by it. */
 void dm_unplug_sent(Dm *dm, const char *id);
 void dm_unplug_refused(Dm *dm, const char *id);

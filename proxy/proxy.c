@@ -8,6 +8,8 @@
  * exits 0. */
 #include "proxy.h"
 
+#include "learn.h"
+
 #define CLOSE_GRACE_MS 2000
 
 struct Proxy {
@@ -40,6 +42,14 @@ Proxy *proxy_new(const ProxyOptions *options)
     return p;
 }
 
+static void on_learned(Proxy *p, guint devices)
+{
+    g_message("connected to QEMU at %s%s, which has %u device(s); serving clients on %s",
+              p->opts.upstream_path, upstream_offers(p->up, "oob") ? " (oob enabled)" : "", devices,
+              p->opts.listen_path);
+    listener_start(p->listener, p);
+}
+
 static void on_upstream_ready(Upstream *up, const char *error, gpointer user_data)
 {
     Proxy *p = user_data;
@@ -55,9 +65,8 @@ static void on_upstream_ready(Upstream *up, const char *error, gpointer user_dat
                           .msg = upstream_get_greeting_value(up) };
         trace_record(p->trace, &r);
     }
-    g_message("connected to QEMU at %s%s; serving clients on %s", p->opts.upstream_path,
-              upstream_offers(up, "oob") ? " (oob enabled)" : "", p->opts.listen_path);
-    listener_start(p->listener, p);
+    /* clients wait in the backlog until the proxy knows what QEMU has */
+    learn_start(p, on_learned);
 }
 
 static void on_upstream_message(Upstream *up, QmpValue *msg, const char *raw, gsize len,

@@ -29,6 +29,7 @@ typedef struct {
     guint id; /* on the upstream connection; 0 until sent */
     gboolean oob;
     ProxyClient *client; /* NULL once the client is gone */
+    gboolean internal;   /* the proxy's own question: not traced */
     gpointer slot;
     RouteKind kind;
     QmpValue *client_id; /* NULL when the client sent no id */
@@ -138,7 +139,7 @@ static void send_route(Router *router, Route *r)
                 r->client ? proxy_client_get_number(r->client) : 0, r->command, r->id);
     }
     g_autoptr(GString) text = qmp_message_with_id(r->raw, r->raw_len, r->msg, id_text);
-    Trace *trace = proxy_get_trace(router->proxy);
+    Trace *trace = r->internal ? NULL : proxy_get_trace(router->proxy);
     if (trace_wants(trace, r->command)) {
         TraceRecord tr = { .dir = TRACE_PROXY_TO_QEMU,
                            .kind = "command",
@@ -259,6 +260,7 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
 
     r->done = done;
     r->done_data = done_data;
+    r->internal = client == NULL;
     r->oob = req->oob;
     r->client = client;
     r->slot = slot;
@@ -381,7 +383,7 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
         g_warning("upstream sent a reply for no command of ours: %.*s", (int)MIN(len, 200), raw);
         return;
     }
-    if (trace_wants(trace, r->command)) {
+    if (!r->internal && trace_wants(trace, r->command)) {
         TraceRecord tr = { TRACE_QEMU_TO_PROXY,
                            NULL,
                            r->client,

@@ -16,9 +16,9 @@ typedef struct {
     TestClient *c;
 } Fx;
 
-static void fx_start_with(Fx *fx, const char *const *opts)
+static void fx_start_full(Fx *fx, const char *const *qemu_args, const char *const *opts)
 {
-    fx->qemu = test_qemu_start(scsi_args);
+    fx->qemu = test_qemu_start(qemu_args);
     fx->proxy = test_proxy_start(fx->qemu->qmp, fx->qemu->dir, opts);
     fx->c = test_client_connect(fx->proxy->listen);
     g_free(test_client_handshake(fx->c, NULL));
@@ -30,6 +30,11 @@ static void fx_start_with(Fx *fx, const char *const *opts)
         g_autofree char *r = test_client_cmd(fx->c, cmd);
         g_assert_cmpstr(r, ==, "{\"return\": {}}");
     }
+}
+
+static void fx_start_with(Fx *fx, const char *const *opts)
+{
+    fx_start_full(fx, scsi_args, opts);
 }
 
 static void fx_start(Fx *fx)
@@ -241,6 +246,42 @@ static void test_unplug_timeout(void)
     fx_stop(&fx);
 }
 
+static void test_learns_existing_disks(void)
+{
+    /* a QEMU that has disks before the proxy comes */
+    const char *const args[] = {
+        "-device",   "virtio-scsi-pci,id=scsi0",
+        "-blockdev", "null-co,node-name=pre-a",
+        "-device",   "scsi-hd,drive=pre-a,bus=scsi0.0,scsi-id=0,lun=0,id=old-a",
+        "-blockdev", "null-co,node-name=pre-b",
+        "-device",   "scsi-hd,drive=pre-b,bus=scsi0.0,scsi-id=0,lun=2,id=old-b",
+        NULL,
+    };
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+    Fx fx;
+
+    fx_start_full(&fx, args, NULL);
+    g_autofree char *log = test_proxy_log(fx.proxy);
+    g_assert_nonnull(strstr(log, "which has 3 device(s)"));
+    /* the free addresses are the ones between and after */
+    plug_ok(&fx, "new1", "d0");
+    check_address(&fx, "new1", "0:1");
+    plug_ok(&fx, "new2", "d1");
+    check_address(&fx, "new2", "0:3");
+    /* and what it learnt orders the unplug of a disk it did not plug */
+    test_client_send(fx.c, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"old-a\"}}"
+                           "{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": "
+                           "\"pre-a\"}}");
+    g_autofree char *r1 = test_client_recv_reply(fx.c, events);
+    g_autofree char *r2 = test_client_recv_reply(fx.c, events);
+    g_assert_cmpstr(r1, ==, "{\"return\": {}}");
+    g_assert_cmpstr(r2, ==, "{\"return\": {}}");
+    /* old-a's address is free again once QEMU said it is gone */
+    plug_ok(&fx, "new3", "d2");
+    check_address(&fx, "new3", "0:0");
+    fx_stop(&fx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -251,5 +292,6 @@ int main(int argc, char **argv)
     g_test_add_func("/devices/scsi/failed-add-frees", test_failed_add_frees);
     g_test_add_func("/devices/unplug/then-blockdev-del", test_unplug_then_blockdev_del);
     g_test_add_func("/devices/unplug/timeout", test_unplug_timeout);
+    g_test_add_func("/devices/learns-existing-disks", test_learns_existing_disks);
     return g_test_run();
 }

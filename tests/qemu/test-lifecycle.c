@@ -139,6 +139,8 @@ static void test_upstream_crash_mid_command(void)
     g_autofree char *up = g_build_filename(dir, "fake.sock", NULL);
     g_autoptr(TestFakeQmp) fake = test_fake_qmp_start(
         up, "send " TEST_FAKE_GREETING "\nrecv\nsend {\"return\": {}}\n"
+            /* the proxy learns what devices "QEMU" has: none */
+            "recv\nsend {\"id\": 1, \"return\": [{\"name\": \"type\", \"type\": \"string\"}]}\n"
             /* the client's qmp_capabilities, checked by "QEMU" */
             "recv\nsend {\"id\": 1, \"error\": {\"class\": \"CommandNotFound\", \"desc\": "
             "\"Capabilities negotiation is already complete, command ignored\"}}\n"

@@ -1,0 +1,189 @@
+/* learn.c - learning what QEMU already has, before the first client.
+ *
+ * A proxy put in front of a QEMU that already has devices must never hand
+ * out an address one of them uses. Once its own connection is negotiated
+ * it asks QEMU: qom-list of /machine/peripheral for the devices (and
+ * their types), then for each the back end it uses (drive) and, for SCSI
+ * disks, the bus (parent_bus) and the address (scsi-id, lun). What it
+ * learns goes to the device manager; clients are served afterwards. */
+#include "learn.h"
+
+#include "framer.h"
+#include "writer.h"
+
+#include <string.h>
+
+typedef struct {
+    Proxy *proxy;
+    LearnDone done;
+    guint pending; /* questions asked and not answered */
+    guint devices;
+} Learn;
+
+typedef struct {
+    Learn *learn;
+    char *id;
+    gboolean scsi;
+    /* answers so far */
+    char *bus;
+    gint64 scsi_id, lun;
+    char *drive;
+    guint left;
+} Device;
+
+typedef void (*Answer)(gpointer data, QmpValue *ret);
+
+typedef struct {
+    Learn *learn;
+    Answer answer;
+    gpointer data;
+} Question;
+
+static void finish_if_done(Learn *l)
+{
+    if (l->pending == 0) {
+        l->done(l->proxy, l->devices);
+        g_free(l);
+    }
+}
+
+static void on_reply(gpointer data, QmpValue *reply)
+{
+    Question *q = data;
+    Learn *l = q->learn;
+
+    /* a property a device does not have is just not learnt */
+    q->answer(q->data, reply ? qmp_value_dict_get(reply, "return") : NULL);
+    g_free(q);
+    l->pending--;
+    finish_if_done(l);
+}
+
+static void ask(Learn *l, const char *json, Answer answer, gpointer data)
+{
+    g_autoptr(QmpValue) msg = qmp_json_parse(json, strlen(json));
+    g_autofree char *problem = NULL;
+    QmpRequest req;
+    Question *q = g_new0(Question, 1);
+
+    g_assert(msg && qmp_request_check(msg, FALSE, &req, &problem));
+    q->learn = l;
+    q->answer = answer;
+    q->data = data;
+    l->pending++;
+    router_forward(proxy_get_router(l->proxy), NULL, NULL, ROUTE_COMMAND, &req, msg, json,
+                   strlen(json), NULL, 0, on_reply, q);
+}
+
+static void device_done(Device *d)
+{
+    if (--d->left > 0) {
+        return;
+    }
+    /* "/machine/peripheral/scsi0/virtio-backend/scsi0.0": the bus is the last part */
+    const char *bus = d->bus ? strrchr(d->bus, '/') : NULL;
+    dm_learn(proxy_get_dm(d->learn->proxy), d->id, d->scsi && bus ? bus + 1 : NULL, d->scsi_id,
+             d->lun, d->drive);
+    d->learn->devices++;
+    g_free(d->id);
+    g_free(d->bus);
+    g_free(d->drive);
+    g_free(d);
+}
+
+static void got_string(char **field, QmpValue *ret)
+{
+    const char *s = ret ? qmp_value_get_string(ret) : NULL;
+
+    *field = s && *s ? g_strdup(s) : NULL;
+}
+
+static void got_bus(gpointer data, QmpValue *ret)
+{
+    Device *d = data;
+
+    got_string(&d->bus, ret);
+    device_done(d);
+}
+
+static void got_drive(gpointer data, QmpValue *ret)
+{
+    Device *d = data;
+
+    got_string(&d->drive, ret);
+    device_done(d);
+}
+
+static gint64 uint_of(QmpValue *ret)
+{
+    if (ret && qmp_value_type(ret) == QMP_VALUE_INT) {
+        return qmp_value_get_int(ret);
+    }
+    return -1;
+}
+
+static void got_scsi_id(gpointer data, QmpValue *ret)
+{
+    Device *d = data;
+
+    d->scsi_id = uint_of(ret);
+    device_done(d);
+}
+
+static void got_lun(gpointer data, QmpValue *ret)
+{
+    Device *d = data;
+
+    d->lun = uint_of(ret);
+    device_done(d);
+}
+
+static void ask_property(Learn *l, Device *d, const char *property, Answer answer)
+{
+    g_autoptr(GString) json = g_string_new("{\"execute\": \"qom-get\", \"arguments\": {\"path\": ");
+    g_autofree char *path = g_strconcat("/machine/peripheral/", d->id, NULL);
+    g_autoptr(QmpValue) path_value = qmp_value_new_string(path);
+
+    qmp_json_write(json, path_value, FALSE);
+    g_string_append_printf(json, ", \"property\": \"%s\"}}", property);
+    ask(l, json->str, answer, d);
+}
+
+static void got_peripherals(gpointer data, QmpValue *ret)
+{
+    Learn *l = data;
+
+    for (guint i = 0;
+         ret && qmp_value_type(ret) == QMP_VALUE_LIST && i < qmp_value_list_length(ret); i++) {
+        QmpValue *item = qmp_value_list_get(ret, i);
+        const char *name = qmp_value_dict_get_string(item, "name");
+        const char *type = qmp_value_dict_get_string(item, "type");
+
+        if (!name || !type || !g_str_has_prefix(type, "child<")) {
+            continue;
+        }
+        g_autofree char *qom_type = g_strndup(type + 6, strlen(type) - 7); /* child<T> */
+        Device *d = g_new0(Device, 1);
+        d->learn = l;
+        d->id = g_strdup(name);
+        d->scsi = dm_is_scsi_disk_type(qom_type);
+        d->scsi_id = d->lun = -1;
+        d->left = d->scsi ? 4 : 1;
+        ask_property(l, d, "drive", got_drive);
+        if (d->scsi) {
+            ask_property(l, d, "parent_bus", got_bus);
+            ask_property(l, d, "scsi-id", got_scsi_id);
+            ask_property(l, d, "lun", got_lun);
+        }
+    }
+}
+
+void learn_start(Proxy *proxy, LearnDone done)
+{
+    Learn *l = g_new0(Learn, 1);
+
+    l->proxy = proxy;
+    l->done = done;
+    ask(l, "{\"execute\": \"qom-list\", \"arguments\": {\"path\": \"/machine/peripheral\"}}",
+        got_peripherals, l);
+}
