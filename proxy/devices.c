@@ -1,6 +1,11 @@
 /* devices.c - filling in what a plain device_add leaves out, and knowing
  * which back ends the devices being unplugged still hold.
  *
+ * A PCI device plugged with neither bus nor addr gets the lowest free
+ * slot on the buses named with --hotplug-bus, in their order (a root port
+ * offers slot 0, a bridge slots 1 to 31); one with a bus but no addr,
+ * the lowest free slot on that bus.
+ *
  * A SCSI disk plugged with a bus but no scsi-id/lun gets the lowest free
  * address on that bus (Kata's index map: scsi-id = index / 256, lun =
  * index % 256), written into the client's own text so that everything
@@ -49,8 +54,22 @@ struct DmPlug {
 };
 
 struct Dm {
-    GHashTable *maps;    /* namespace -> IndexMap */
-    GHashTable *devices; /* device id -> Device */
+    GHashTable *maps;         /* namespace -> IndexMap */
+    GHashTable *devices;      /* device id -> Device */
+    GPtrArray *hotplug_buses; /* PCI buses to fill in, in the order given */
+    GHashTable *first_slot;   /* "pci:BUS" -> its first hot-pluggable slot + 1 */
+};
+
+/* PCI buses the proxy can place devices on, by the QOM type of the
+ * device that provides them: a root port takes one device (slot 0), a
+ * bridge with SHPC slots 1 to 31. */
+static const struct {
+    const char *type;
+    guint first_slot;
+    guint slots;
+} pci_buses[] = {
+    { "pcie-root-port", 0, 1 }, { "ioh3420", 0, 1 },          { "xio3130-downstream", 0, 1 },
+    { "pci-bridge", 1, 31 },    { "pcie-pci-bridge", 1, 31 },
 };
 
 static void device_free(Device *d)
@@ -70,7 +89,29 @@ Dm *dm_new(void)
     dm->maps =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)index_map_free);
     dm->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)device_free);
+    dm->hotplug_buses = g_ptr_array_new_with_free_func(g_free);
+    dm->first_slot = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return dm;
+}
+
+void dm_set_hotplug_buses(Dm *dm, char **buses)
+{
+    for (guint i = 0; buses && buses[i]; i++) {
+        g_ptr_array_add(dm->hotplug_buses, g_strdup(buses[i]));
+    }
+}
+
+void dm_learn_bus(Dm *dm, const char *id, const char *qom_type)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(pci_buses); i++) {
+        if (strcmp(qom_type, pci_buses[i].type) == 0) {
+            g_autofree char *ns = g_strconcat("pci:", id, NULL);
+
+            g_hash_table_replace(dm->maps, g_strdup(ns), index_map_new(pci_buses[i].slots));
+            g_hash_table_replace(dm->first_slot, g_steal_pointer(&ns),
+                                 GUINT_TO_POINTER(pci_buses[i].first_slot + 1));
+        }
+    }
 }
 
 void dm_free(Dm *dm)
@@ -80,6 +121,8 @@ void dm_free(Dm *dm)
     }
     g_hash_table_unref(dm->devices);
     g_hash_table_unref(dm->maps);
+    g_ptr_array_unref(dm->hotplug_buses);
+    g_hash_table_unref(dm->first_slot);
     g_free(dm);
 }
 
@@ -115,12 +158,102 @@ static gint64 uint_arg(QmpValue *args, const char *name)
     return -1;
 }
 
+/* @raw with @members ("k": v, ) put first in its arguments, which hold at
+ * least the driver, so that everything else stays byte for byte. */
+static GString *insert_arguments(QmpValue *msg, const char *raw, gsize raw_len, const char *members)
+{
+    QmpSpan span;
+    GString *out;
+
+    if (!qmp_value_dict_get_span(msg, "arguments", &span)) {
+        return NULL;
+    }
+    out = g_string_sized_new(raw_len + strlen(members));
+    g_string_append_len(out, raw, (gssize)span.value_start + 1);
+    g_string_append(out, members);
+    g_string_append_len(out, raw + span.value_start + 1, (gssize)(raw_len - span.value_start - 1));
+    return out;
+}
+
+static gboolean is_pci_driver(const char *driver)
+{
+    return driver && (g_str_has_suffix(driver, "-pci") || strcmp(driver, "e1000") == 0 ||
+                      strcmp(driver, "e1000e") == 0 || strcmp(driver, "rtl8139") == 0);
+}
+
+/* The slot of a PCI address property: "5", "0x5", "05.0" (hex). */
+static gint64 parse_slot(const char *addr)
+{
+    char *end;
+    guint64 slot = g_ascii_strtoull(addr, &end, 16);
+
+    if (end == addr || (*end && *end != '.') || slot > 31) {
+        return -1;
+    }
+    return (gint64)slot;
+}
+
+/* A PCI device: the lowest free slot on the hot-plug buses. */
+static void pci_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const char *raw,
+                        gsize raw_len, GString **rewritten)
+{
+    const char *bus = qmp_value_dict_get_string(args, "bus");
+    const char *addr = qmp_value_dict_get_string(args, "addr");
+    g_autofree char *members = NULL;
+    g_autofree char *ns = NULL;
+    guint index;
+
+    if (!is_pci_driver(qmp_value_dict_get_string(args, "driver"))) {
+        return;
+    }
+    if (bus && addr) {
+        /* a place the client chose: never hand it out */
+        gint64 slot = parse_slot(addr);
+        IndexMap *map;
+
+        ns = g_strconcat("pci:", bus, NULL);
+        map = g_hash_table_lookup(dm->maps, ns);
+        guint first = GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, ns));
+        if (!map || slot < (gint64)first - 1 ||
+            !index_map_reserve(map, (guint)slot - (first - 1))) {
+            return;
+        }
+        index = (guint)slot - (first - 1);
+    } else if (addr) {
+        return; /* an address on a bus QEMU picks */
+    } else {
+        for (guint i = 0; !members && i < dm->hotplug_buses->len; i++) {
+            const char *candidate = bus ? bus : g_ptr_array_index(dm->hotplug_buses, i);
+            g_autofree char *cns = g_strconcat("pci:", candidate, NULL);
+            IndexMap *map = g_hash_table_lookup(dm->maps, cns);
+
+            if (map && index_map_alloc(map, &index)) {
+                guint slot = index + GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, cns)) - 1;
+
+                members =
+                    bus ? g_strdup_printf("\"addr\": \"%x.0\", ", slot)
+                        : g_strdup_printf("\"bus\": \"%s\", \"addr\": \"%x.0\", ", candidate, slot);
+                ns = g_steal_pointer(&cns);
+            }
+            if (bus) {
+                break; /* the client named the bus: only the slot is ours */
+            }
+        }
+        if (!members) {
+            return; /* no room on the hot-plug buses: QEMU decides */
+        }
+        *rewritten = insert_arguments(msg, raw, raw_len, members);
+        g_debug("device_add %s: %s filled in", d->id, members);
+    }
+    d->ns = g_steal_pointer(&ns);
+    d->index = index;
+}
+
 /* A SCSI disk on a named bus: its address from the bus's index map. */
 static void scsi_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const char *raw,
                          gsize raw_len, GString **rewritten)
 {
     const char *bus = qmp_value_dict_get_string(args, "bus");
-    QmpSpan span;
 
     /* without a bus QEMU picks one: leave it to QEMU */
     if (!bus || !is_scsi_disk(qmp_value_dict_get_string(args, "driver"))) {
@@ -144,16 +277,12 @@ static void scsi_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const
     } else {
         guint sid, lun;
 
-        if (!index_map_alloc(map, &index) || !qmp_value_dict_get_span(msg, "arguments", &span)) {
+        if (!index_map_alloc(map, &index)) {
             return; /* the bus is full: QEMU will refuse it */
         }
         index_map_scsi_address(index, &sid, &lun);
-        /* arguments hold at least the driver: insert after their '{' */
-        *rewritten = g_string_sized_new(raw_len + 32);
-        g_string_append_len(*rewritten, raw, (gssize)span.value_start + 1);
-        g_string_append_printf(*rewritten, "\"scsi-id\": %u, \"lun\": %u, ", sid, lun);
-        g_string_append_len(*rewritten, raw + span.value_start + 1,
-                            (gssize)(raw_len - span.value_start - 1));
+        g_autofree char *members = g_strdup_printf("\"scsi-id\": %u, \"lun\": %u, ", sid, lun);
+        *rewritten = insert_arguments(msg, raw, raw_len, members);
         g_debug("device_add %s on %s: scsi-id %u lun %u filled in", d->id, bus, sid, lun);
     }
     d->ns = g_strdup(bus);
@@ -178,6 +307,7 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
         plug->device->backend[i] = g_strdup(qmp_value_dict_get_string(args, backends[i].property));
     }
     scsi_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
+    pci_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
     return plug;
 }
 
@@ -231,20 +361,30 @@ gboolean dm_is_scsi_disk_type(const char *type)
     return is_scsi_disk(type);
 }
 
-void dm_learn(Dm *dm, const char *id, const char *ns, gint64 scsi_id, gint64 lun, const char *drive)
+void dm_learn(Dm *dm, const DmLearnt *l)
 {
     Device *d = g_new0(Device, 1);
     guint index;
 
-    d->id = g_strdup(id);
-    d->backend[0] = g_strdup(drive); /* backends[0] is the drive */
-    if (ns && scsi_id >= 0 && lun >= 0 &&
-        index_map_scsi_index((guint)scsi_id, (guint)lun, SCSI_MAX_ID, &index) &&
-        index_map_reserve(map_for(dm, ns), index)) {
-        d->ns = g_strdup(ns);
+    d->id = g_strdup(l->id);
+    d->backend[0] = g_strdup(l->drive); /* backends[0] is the drive */
+    if (l->scsi_bus && l->scsi_id >= 0 && l->lun >= 0 &&
+        index_map_scsi_index((guint)l->scsi_id, (guint)l->lun, SCSI_MAX_ID, &index) &&
+        index_map_reserve(map_for(dm, l->scsi_bus), index)) {
+        d->ns = g_strdup(l->scsi_bus);
         d->index = index;
+    } else if (l->pci_bus && l->devfn >= 0) {
+        g_autofree char *ns = g_strconcat("pci:", l->pci_bus, NULL);
+        IndexMap *map = g_hash_table_lookup(dm->maps, ns);
+        guint first = GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, ns));
+        guint slot = (guint)l->devfn >> 3;
+
+        if (map && slot + 1 >= first && index_map_reserve(map, slot + 1 - first)) {
+            d->ns = g_steal_pointer(&ns);
+            d->index = slot + 1 - first;
+        }
     }
-    g_debug("learnt device %s%s%s", id, d->ns ? " on " : "", d->ns ? d->ns : "");
+    g_debug("learnt device %s%s%s", l->id, d->ns ? " on " : "", d->ns ? d->ns : "");
     g_hash_table_replace(dm->devices, d->id, d);
 }
 

@@ -27,10 +27,21 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
 void dm_plug_done(gpointer plug, QmpValue *reply);
 /* A QMP event from QEMU: DEVICE_DELETED frees the device's index. */
 void dm_event(Dm *dm, QmpValue *event);
-/* A device QEMU had before the proxy came: @ns (a SCSI bus, or NULL) and
- * the address in it (-1: unknown), and the block node it uses (or NULL). */
-void dm_learn(Dm *dm, const char *id, const char *ns, gint64 scsi_id, gint64 lun,
-              const char *drive);
+/* A device QEMU had before the proxy came. */
+typedef struct {
+    const char *id;
+    const char *drive;    /* block node it uses, or NULL */
+    const char *scsi_bus; /* a SCSI disk's bus and address (-1: unknown) */
+    gint64 scsi_id, lun;
+    const char *pci_bus; /* a PCI device's bus and devfn (-1: unknown) */
+    gint64 devfn;
+} DmLearnt;
+void dm_learn(Dm *dm, const DmLearnt *learnt);
+/* A device QEMU has, of QOM type @qom_type: if it provides a PCI bus the
+ * proxy can place devices on, that bus becomes known. */
+void dm_learn_bus(Dm *dm, const char *id, const char *qom_type);
+/* The PCI buses (device ids) to fill in device_add's bus/addr from. */
+void dm_set_hotplug_buses(Dm *dm, char **buses);
 /* Whether QOM type @type is a SCSI disk whose address the proxy manages. */
 gboolean dm_is_scsi_disk_type(const char *type);
 /* A device_del for @id went to QEMU / was refused by it. */

@@ -2,10 +2,11 @@
  *
  * A proxy put in front of a QEMU that already has devices must never hand
  * out an address one of them uses. Once its own connection is negotiated
- * it asks QEMU: qom-list of /machine/peripheral for the devices (and
- * their types), then for each the back end it uses (drive) and, for SCSI
- * disks, the bus (parent_bus) and the address (scsi-id, lun). What it
- * learns goes to the device manager; clients are served afterwards. */
+ * it asks QEMU: qom-list of /machine/peripheral for the devices and
+ * their types (which tell the PCI buses it can place devices on), then
+ * for each the back end it uses (drive), its bus (parent_bus) and its
+ * address (scsi-id and lun, or the PCI addr). What it learns goes to the
+ * device manager; clients are served afterwards. */
 #include "learn.h"
 
 #include "framer.h"
@@ -26,7 +27,7 @@ typedef struct {
     gboolean scsi;
     /* answers so far */
     char *bus;
-    gint64 scsi_id, lun;
+    gint64 scsi_id, lun, devfn;
     char *drive;
     guint left;
 } Device;
@@ -80,10 +81,18 @@ static void device_done(Device *d)
     if (--d->left > 0) {
         return;
     }
-    /* "/machine/peripheral/scsi0/virtio-backend/scsi0.0": the bus is the last part */
+    /* ".../scsi0/virtio-backend/scsi0.0", ".../br0/br0": the bus is the last part */
     const char *bus = d->bus ? strrchr(d->bus, '/') : NULL;
-    dm_learn(proxy_get_dm(d->learn->proxy), d->id, d->scsi && bus ? bus + 1 : NULL, d->scsi_id,
-             d->lun, d->drive);
+    DmLearnt learnt = { d->id, d->drive };
+    if (bus && d->scsi) {
+        learnt.scsi_bus = bus + 1;
+        learnt.scsi_id = d->scsi_id;
+        learnt.lun = d->lun;
+    } else if (bus) {
+        learnt.pci_bus = bus + 1;
+        learnt.devfn = d->devfn;
+    }
+    dm_learn(proxy_get_dm(d->learn->proxy), &learnt);
     d->learn->devices++;
     g_free(d->id);
     g_free(d->bus);
@@ -130,6 +139,14 @@ static void got_scsi_id(gpointer data, QmpValue *ret)
     device_done(d);
 }
 
+static void got_devfn(gpointer data, QmpValue *ret)
+{
+    Device *d = data;
+
+    d->devfn = uint_of(ret);
+    device_done(d);
+}
+
 static void got_lun(gpointer data, QmpValue *ret)
 {
     Device *d = data;
@@ -167,13 +184,18 @@ static void got_peripherals(gpointer data, QmpValue *ret)
         d->learn = l;
         d->id = g_strdup(name);
         d->scsi = dm_is_scsi_disk_type(qom_type);
-        d->scsi_id = d->lun = -1;
-        d->left = d->scsi ? 4 : 1;
+        d->scsi_id = d->lun = d->devfn = -1;
+        /* buses first: the devices' answers come after all of them */
+        dm_learn_bus(proxy_get_dm(l->proxy), name, qom_type);
+        d->left = d->scsi ? 4 : 3;
         ask_property(l, d, "drive", got_drive);
+        ask_property(l, d, "parent_bus", got_bus);
         if (d->scsi) {
-            ask_property(l, d, "parent_bus", got_bus);
             ask_property(l, d, "scsi-id", got_scsi_id);
             ask_property(l, d, "lun", got_lun);
+        } else {
+            /* a PCI device's devfn; any other device has no addr */
+            ask_property(l, d, "addr", got_devfn);
         }
     }
 }

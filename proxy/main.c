@@ -77,6 +77,7 @@ int main(int argc, char **argv)
     g_autofree char *listen = NULL;
     g_autofree char *socket_mode = NULL;
     g_auto(GStrv) allow_uids = NULL;
+    g_auto(GStrv) hotplug_buses = NULL;
     gint max_clients = 256;
     gint connect_timeout = 10;
     gint unplug_timeout = 10;
@@ -102,6 +103,10 @@ int main(int argc, char **argv)
           "Disconnect a client that leaves more than BYTES unread (default 16 MiB)", "BYTES" },
         { "connect-timeout", 0, 0, G_OPTION_ARG_INT, &connect_timeout,
           "Seconds to wait for QEMU's greeting (default 10)", "SECONDS" },
+        { "hotplug-bus", 0, 0, G_OPTION_ARG_STRING_ARRAY, &hotplug_buses,
+          "Place PCI devices plugged without bus/addr on this bus (a pci-bridge or "
+          "pcie-root-port id; repeatable, tried in order)",
+          "ID" },
         { "unplug-timeout", 0, 0, G_OPTION_ARG_INT, &unplug_timeout,
           "Seconds a blockdev-del (chardev-remove, netdev_del, object-del) of a device being "
           "unplugged waits for its DEVICE_DELETED (default 10)",
@@ -158,6 +163,7 @@ int main(int argc, char **argv)
         .client_queue_max = (gsize)MAX(queue_max, 0),
         .connect_timeout = (guint)MAX(connect_timeout, 1),
         .unplug_timeout = (guint)MAX(unplug_timeout, 1),
+        .hotplug_buses = hotplug_buses,
     };
     g_autoptr(GArray) uids = opts.allow_uids;
     guint64 n;

@@ -38,6 +38,7 @@ Proxy *proxy_new(const ProxyOptions *options)
     p->loop = g_main_loop_new(NULL, FALSE);
     p->router = router_new(p);
     p->dm = dm_new();
+    dm_set_hotplug_buses(p->dm, options->hotplug_buses);
     p->clients = g_ptr_array_new_with_free_func((GDestroyNotify)proxy_client_free);
     return p;
 }

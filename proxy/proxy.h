@@ -29,6 +29,7 @@ typedef struct {
     gsize client_queue_max; /* bytes queued to a client before it is dropped */
     guint connect_timeout;  /* seconds to wait for QEMU's greeting */
     guint unplug_timeout;   /* seconds a back-end removal waits for DEVICE_DELETED */
+    char **hotplug_buses;   /* PCI buses to place devices on (--hotplug-bus) */
     char *trace_path;       /* NULL: no trace */
     TraceFilter trace_filter;
     guint64 trace_max_size; /* 0: never rotate */

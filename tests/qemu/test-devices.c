@@ -282,6 +282,100 @@ static void test_learns_existing_disks(void)
     fx_stop(&fx);
 }
 
+static const char *const pci_args[] = {
+    "-device",   "pcie-pci-bridge,id=pb0,bus=pcie.0",
+    "-device",   "pci-bridge,id=br0,bus=pb0,chassis_nr=1",
+    "-device",   "pcie-root-port,id=rp1,bus=pcie.0,chassis=2",
+    "-device",   "pcie-root-port,id=rp2,bus=pcie.0,chassis=3",
+    "-blockdev", "null-co,node-name=pre",
+    "-device",   "virtio-blk-pci,drive=pre,bus=br0,addr=0x2,id=old",
+    NULL,
+};
+
+/* Where QEMU put a PCI device: "bus:slot". */
+static char *pci_place(Fx *fx, const char *id)
+{
+    g_autofree char *q1 = g_strdup_printf(
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
+        "\"property\": \"parent_bus\"}}",
+        id);
+    g_autofree char *q2 = g_strdup_printf(
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
+        "\"property\": \"addr\"}}",
+        id);
+    g_autofree char *bus = test_client_cmd(fx->c, q1);
+    g_autofree char *addr = test_client_cmd(fx->c, q2);
+    int devfn = -1;
+    char *end = strrchr(bus, '/');
+
+    g_assert_nonnull(end);
+    *strrchr(end, '"') = 0;
+    g_assert_cmpint(sscanf(addr, "{\"return\": %d}", &devfn), ==, 1);
+    return g_strdup_printf("%s:%d", end + 1, devfn >> 3);
+}
+
+static char *pci_plug(Fx *fx, const char *id, const char *drive, const char *extra)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-blk-pci\", "
+        "\"drive\": \"%s\", \"id\": \"%s\"%s}}",
+        drive, id, extra ? extra : "");
+
+    return test_client_cmd(fx->c, cmd);
+}
+
+static void check_place(Fx *fx, const char *id, const char *want)
+{
+    g_autofree char *got = pci_place(fx, id);
+
+    g_assert_cmpstr(got, ==, want);
+}
+
+static void test_pci_hotplug_buses(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", "--hotplug-bus", "rp2", "--hotplug-bus",
+                                 "br0",           NULL };
+    Fx fx;
+
+    fx_start_full(&fx, pci_args, opts);
+    /* the root ports' one slot each, then the bridge's lowest free slots
+     * (slot 2 is taken by a device QEMU had before) */
+    for (int i = 0; i < 4; i++) {
+        g_autofree char *id = g_strdup_printf("v%d", i);
+        g_autofree char *drive = g_strdup_printf("d%d", i);
+        g_autofree char *r = pci_plug(&fx, id, drive, NULL);
+
+        g_assert_cmpstr(r, ==, "{\"return\": {}}");
+    }
+    check_place(&fx, "v0", "rp1:0");
+    check_place(&fx, "v1", "rp2:0");
+    check_place(&fx, "v2", "br0:1");
+    check_place(&fx, "v3", "br0:3");
+    fx_stop(&fx);
+}
+
+static void test_pci_bus_given_and_failure(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "br0", NULL };
+    Fx fx;
+
+    fx_start_full(&fx, pci_args, opts);
+    /* a plug that fails gives its slot back at once */
+    g_autofree char *bad = pci_plug(&fx, "bad", "no-such-node", NULL);
+    g_assert_true(g_str_has_prefix(bad, "{\"error\": "));
+    /* the client names the bus: only the slot is filled in */
+    g_autofree char *r1 = pci_plug(&fx, "a", "d0", ", \"bus\": \"br0\"");
+    g_assert_cmpstr(r1, ==, "{\"return\": {}}");
+    check_place(&fx, "a", "br0:1");
+    /* a slot the client names is never handed out */
+    g_autofree char *r2 = pci_plug(&fx, "b", "d1", ", \"bus\": \"br0\", \"addr\": \"3\"");
+    g_assert_cmpstr(r2, ==, "{\"return\": {}}");
+    g_autofree char *r3 = pci_plug(&fx, "c", "d2", NULL);
+    g_assert_cmpstr(r3, ==, "{\"return\": {}}");
+    check_place(&fx, "c", "br0:4");
+    fx_stop(&fx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -293,5 +387,7 @@ int main(int argc, char **argv)
     g_test_add_func("/devices/unplug/then-blockdev-del", test_unplug_then_blockdev_del);
     g_test_add_func("/devices/unplug/timeout", test_unplug_timeout);
     g_test_add_func("/devices/learns-existing-disks", test_learns_existing_disks);
+    g_test_add_func("/devices/pci/hotplug-buses", test_pci_hotplug_buses);
+    g_test_add_func("/devices/pci/bus-given-and-failure", test_pci_bus_given_and_failure);
     return g_test_run();
 }
