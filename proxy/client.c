@@ -260,6 +260,31 @@ static void settle(ProxyClient *client, Slot *slot, GString *text)
     flush_slots(client);
 }
 
+/* The proxy's own answer to one of its commands (schema/qmproxy.json). */
+static void answer_own_command(ProxyClient *client, gboolean in_band, const QmpRequest *req,
+                               gint64 received_us)
+{
+    Slot *slot = slot_new(client, !in_band, req, received_us);
+    g_autofree char *problem = NULL;
+    GString *text;
+
+    if (req->oob) {
+        /* as QEMU says of a command without allow-oob */
+        problem = g_strdup_printf("The command %s does not support OOB", req->command);
+    } else {
+        schema_check_arguments(proxy_get_schema(client->proxy), req->command, req->arguments,
+                               &problem);
+    }
+    if (problem) {
+        text = qmp_reply_error(QMP_CLASS_GENERIC, problem, req->id, pretty(client));
+    } else {
+        /* __org.qmproxy_query-devices is the one command so far */
+        g_autoptr(QmpValue) ret = dm_query_devices(proxy_get_dm(client->proxy));
+        text = qmp_reply_return(ret, req->id, pretty(client));
+    }
+    settle(client, slot, text);
+}
+
 /* The proxy's own error answer to @req (NULL for unparsable input). */
 static void answer_error(ProxyClient *client, gboolean in_band, const QmpRequest *req,
                          gint64 received_us, const char *klass, const char *desc)
@@ -405,6 +430,11 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
         update_reading(client);
         router_forward(router, client, slot_new(client, FALSE, &req, now), ROUTE_CAPS_CHECK, &req,
                        value, raw, len, NULL, 0, NULL, NULL);
+        return;
+    }
+
+    if (schema_has_command(proxy_get_schema(client->proxy), req.command)) {
+        answer_own_command(client, in_band, &req, now);
         return;
     }
 

@@ -46,6 +46,7 @@ typedef struct {
     guint index;
     char *backend[G_N_ELEMENTS(backends)];
     gboolean unplugging;
+    gint blk_index; /* in the virtio-blk namespace (drive names), or -1 */
 } Device;
 
 struct DmPlug {
@@ -53,9 +54,14 @@ struct DmPlug {
     Device *device; /* not yet in the table */
 };
 
+/* virtio-blk disks are named vda, vdb, ... from an index of their own */
+#define VIRTIO_BLK_NS "virtio-blk"
+#define VIRTIO_BLK_CAPACITY (1u << 18)
+
 struct Dm {
     GHashTable *maps;         /* namespace -> IndexMap */
     GHashTable *devices;      /* device id -> Device */
+    GHashTable *plugging;     /* device id -> Device, device_add on its way */
     GPtrArray *hotplug_buses; /* PCI buses to fill in, in the order given */
     GHashTable *first_slot;   /* "pci:BUS" -> its first hot-pluggable slot + 1 */
 };
@@ -89,8 +95,10 @@ Dm *dm_new(void)
     dm->maps =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)index_map_free);
     dm->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)device_free);
+    dm->plugging = g_hash_table_new(g_str_hash, g_str_equal);
     dm->hotplug_buses = g_ptr_array_new_with_free_func(g_free);
     dm->first_slot = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    g_hash_table_insert(dm->maps, g_strdup(VIRTIO_BLK_NS), index_map_new(VIRTIO_BLK_CAPACITY));
     return dm;
 }
 
@@ -119,6 +127,7 @@ void dm_free(Dm *dm)
     if (!dm) {
         return;
     }
+    g_hash_table_unref(dm->plugging);
     g_hash_table_unref(dm->devices);
     g_hash_table_unref(dm->maps);
     g_ptr_array_unref(dm->hotplug_buses);
@@ -135,6 +144,24 @@ static IndexMap *map_for(Dm *dm, const char *ns)
         g_hash_table_insert(dm->maps, g_strdup(ns), map);
     }
     return map;
+}
+
+/* Gives back what @d holds in the index maps. */
+static void release_indexes(Dm *dm, Device *d)
+{
+    if (d->ns) {
+        index_map_release(g_hash_table_lookup(dm->maps, d->ns), d->index);
+    }
+    if (d->blk_index >= 0) {
+        index_map_release(g_hash_table_lookup(dm->maps, VIRTIO_BLK_NS), (guint)d->blk_index);
+    }
+}
+
+static gboolean is_virtio_blk(const char *driver)
+{
+    return g_strcmp0(driver, "virtio-blk-pci") == 0 ||
+           g_strcmp0(driver, "virtio-blk-device") == 0 ||
+           g_strcmp0(driver, "vhost-user-blk-pci") == 0;
 }
 
 static gboolean is_scsi_disk(const char *driver)
@@ -306,8 +333,17 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
     for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
         plug->device->backend[i] = g_strdup(qmp_value_dict_get_string(args, backends[i].property));
     }
+    plug->device->blk_index = -1;
     scsi_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
     pci_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
+    if (is_virtio_blk(qmp_value_dict_get_string(args, "driver"))) {
+        guint index;
+
+        if (index_map_alloc(g_hash_table_lookup(dm->maps, VIRTIO_BLK_NS), &index)) {
+            plug->device->blk_index = (gint)index;
+        }
+    }
+    g_hash_table_insert(dm->plugging, plug->device->id, plug->device);
     return plug;
 }
 
@@ -318,15 +354,14 @@ void dm_plug_done(gpointer data, QmpValue *reply)
     Device *d = g_steal_pointer(&plug->device);
 
     g_free(plug);
+    g_hash_table_remove(dm->plugging, d->id);
     if (reply && qmp_value_dict_get(reply, "return") &&
         !g_hash_table_contains(dm->devices, d->id)) {
         g_hash_table_insert(dm->devices, d->id, d);
         return;
     }
-    /* refused (or never answered): the index was never used */
-    if (d->ns) {
-        index_map_release(map_for(dm, d->ns), d->index);
-    }
+    /* refused (or never answered): the indexes were never used */
+    release_indexes(dm, d);
     device_free(d);
 }
 
@@ -342,9 +377,7 @@ void dm_event(Dm *dm, QmpValue *event)
     const char *id = qmp_value_dict_get_string(data, "device");
     Device *d = id ? g_hash_table_lookup(dm->devices, id) : NULL;
     if (d) {
-        if (d->ns) {
-            index_map_release(map_for(dm, d->ns), d->index);
-        }
+        release_indexes(dm, d);
         g_hash_table_remove(dm->devices, id);
     }
 }
@@ -367,6 +400,7 @@ void dm_learn(Dm *dm, const DmLearnt *l)
     guint index;
 
     d->id = g_strdup(l->id);
+    d->blk_index = -1;                  /* the guest named it before the proxy came */
     d->backend[0] = g_strdup(l->drive); /* backends[0] is the drive */
     if (l->scsi_bus && l->scsi_id >= 0 && l->lun >= 0 &&
         index_map_scsi_index((guint)l->scsi_id, (guint)l->lun, SCSI_MAX_ID, &index) &&
@@ -386,6 +420,57 @@ void dm_learn(Dm *dm, const DmLearnt *l)
     }
     g_debug("learnt device %s%s%s", l->id, d->ns ? " on " : "", d->ns ? d->ns : "");
     g_hash_table_replace(dm->devices, d->id, d);
+}
+
+static void query_add(gpointer key, gpointer value, gpointer user_data)
+{
+    Device *d = value;
+    QmpValue *list = ((gpointer *)user_data)[0];
+    const char *state = ((gpointer *)user_data)[1];
+    QmpValue *info = qmp_value_new_dict();
+
+    qmp_value_dict_add(info, "id", qmp_value_new_string(d->id));
+    if (d->ns) {
+        gboolean pci = g_str_has_prefix(d->ns, "pci:");
+
+        qmp_value_dict_add(info, "bus", qmp_value_new_string(pci ? d->ns + 4 : d->ns));
+        qmp_value_dict_add(info, "index", qmp_value_new_int(d->index));
+        if (pci) {
+            guint first = GPOINTER_TO_UINT(g_hash_table_lookup(
+                              ((Dm *)((gpointer *)user_data)[2])->first_slot, d->ns)) -
+                          1;
+            qmp_value_dict_add(info, "pci-slot", qmp_value_new_int(d->index + first));
+        } else {
+            guint sid, lun;
+
+            index_map_scsi_address(d->index, &sid, &lun);
+            qmp_value_dict_add(info, "scsi-id", qmp_value_new_int(sid));
+            qmp_value_dict_add(info, "lun", qmp_value_new_int(lun));
+        }
+    }
+    if (d->blk_index >= 0) {
+        qmp_value_dict_add(info, "drive-name",
+                           qmp_value_new_string_take(index_map_drive_name((guint)d->blk_index)));
+    }
+    if (d->backend[0]) {
+        qmp_value_dict_add(info, "node-name", qmp_value_new_string(d->backend[0]));
+    }
+    qmp_value_dict_add(info, "state",
+                       qmp_value_new_string(state           ? state
+                                            : d->unplugging ? "unplugging"
+                                                            : "attached"));
+    qmp_value_list_append(list, info);
+}
+
+QmpValue *dm_query_devices(Dm *dm)
+{
+    QmpValue *list = qmp_value_new_list();
+    gpointer attached[] = { list, NULL, dm };
+    gpointer plugging[] = { list, "plugging", dm };
+
+    g_hash_table_foreach(dm->devices, query_add, attached);
+    g_hash_table_foreach(dm->plugging, query_add, plugging);
+    return list;
 }
 
 void dm_unplug_sent(Dm *dm, const char *id)

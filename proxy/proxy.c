@@ -20,6 +20,7 @@ struct Proxy {
     Listener *listener;
     Trace *trace;
     Dm *dm;
+    Schema *schema;
     GPtrArray *clients; /* of ProxyClient */
     int status;
     gboolean closing;
@@ -38,6 +39,9 @@ Proxy *proxy_new(const ProxyOptions *options)
     p->loop = g_main_loop_new(NULL, FALSE);
     p->router = router_new(p);
     p->dm = dm_new();
+    /* built in and checked by the tests: it always loads */
+    p->schema = schema_load(NULL);
+    g_assert(p->schema);
     dm_set_hotplug_buses(p->dm, options->hotplug_buses);
     p->clients = g_ptr_array_new_with_free_func((GDestroyNotify)proxy_client_free);
     return p;
@@ -152,6 +156,7 @@ void proxy_free(Proxy *p)
     upstream_free(p->up);
     router_free(p->router);
     dm_free(p->dm);
+    schema_free(p->schema);
     trace_free(p->trace);
     g_main_loop_unref(p->loop);
     g_free(p->opts.upstream_path);
@@ -186,6 +191,11 @@ Trace *proxy_get_trace(Proxy *p)
 Dm *proxy_get_dm(Proxy *p)
 {
     return p->dm;
+}
+
+Schema *proxy_get_schema(Proxy *p)
+{
+    return p->schema;
 }
 
 void proxy_add_client(Proxy *p, guint number, int fd, ProxyPeer *peer)

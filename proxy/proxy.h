@@ -9,6 +9,7 @@
 
 #include "devices.h"
 #include "message.h"
+#include "schema.h"
 #include "trace.h"
 #include "value.h"
 
@@ -58,6 +59,8 @@ Upstream *proxy_get_upstream(Proxy *proxy);
 /* The trace, or NULL when not tracing. */
 Trace *proxy_get_trace(Proxy *proxy);
 Dm *proxy_get_dm(Proxy *proxy);
+/* The proxy's own commands (schema/qmproxy.json). */
+Schema *proxy_get_schema(Proxy *proxy);
 /* A client socket accepted by the listener (ownership of @fd and @peer). */
 void proxy_add_client(Proxy *proxy, guint number, int fd, ProxyPeer *peer);
 guint proxy_client_count(Proxy *proxy);

@@ -14,6 +14,7 @@
  * client by client. OOB commands skip the line, as they do in QEMU. */
 #include "proxy.h"
 
+#include "framer.h"
 #include "writer.h"
 
 #include <string.h>
@@ -415,6 +416,24 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     }
 
     gboolean pretty = upstream_is_pretty(proxy_get_upstream(router->proxy));
+    /* introspection shows the proxy's commands beside QEMU's */
+    g_autoptr(GString) extended = NULL;
+    g_autoptr(QmpValue) extended_msg = NULL;
+    if (g_strcmp0(r->command, "query-commands") == 0 ||
+        g_strcmp0(r->command, "query-qmp-schema") == 0) {
+        Schema *schema = proxy_get_schema(router->proxy);
+        g_autoptr(QmpValue) items =
+            r->command[6] == 'c' ? schema_command_infos(schema) : schema_infos(schema);
+
+        extended = qmp_message_extend_return(raw, len, msg, items, pretty);
+        if (extended) {
+            extended_msg = qmp_json_parse(extended->str, extended->len);
+            g_assert(extended_msg);
+            msg = extended_msg;
+            raw = extended->str;
+            len = extended->len;
+        }
+    }
     g_autofree char *client_id = NULL;
     if (r->client_id) {
         g_autofree char *json = qmp_json_member_to_string(r->client_id, pretty);

@@ -160,3 +160,33 @@ GString *qmp_message_with_id(const char *raw, gsize raw_len, const QmpValue *msg
     g_string_append_len(out, raw + cut_end, (gssize)(raw_len - cut_end));
     return out;
 }
+
+GString *qmp_message_extend_return(const char *raw, gsize raw_len, const QmpValue *msg,
+                                   const QmpValue *items, gboolean pretty)
+{
+    QmpValue *ret = qmp_value_dict_get(msg, "return");
+    QmpSpan span;
+    /* a list in a pretty reply: items one per line, two levels deep */
+    const char *sep = pretty ? ",\r\n        " : ", ";
+    const char *first = pretty ? "\r\n        " : "";
+
+    if (!ret || qmp_value_type(ret) != QMP_VALUE_LIST ||
+        !qmp_value_dict_get_span(msg, "return", &span)) {
+        return NULL;
+    }
+    gboolean empty = qmp_value_list_length(ret) == 0;
+    /* before "]", or, pretty, before the newline and indent that precede it */
+    gsize at = empty ? span.value_start + 1 : span.value_end - 1 - (pretty ? 6 : 0);
+    GString *out = g_string_sized_new(raw_len + 4096);
+
+    g_string_append_len(out, raw, (gssize)at);
+    for (guint i = 0; i < qmp_value_list_length(items); i++) {
+        g_autofree char *json = qmp_json_nested_to_string(qmp_value_list_get(items, i), pretty, 2);
+        g_autofree char *text = pretty ? qmp_monitor_text(json) : g_steal_pointer(&json);
+
+        g_string_append(out, empty && i == 0 ? first : sep);
+        g_string_append(out, text);
+    }
+    g_string_append_len(out, raw + at, (gssize)(raw_len - at));
+    return out;
+}

@@ -24,6 +24,10 @@ gboolean qmp_request_is_oob(const QmpValue *msg);
 gboolean qmp_request_check(const QmpValue *msg, gboolean allow_oob, QmpRequest *req,
                            char **error_message);
 
+/* @raw (a reply whose "return" is a list) with @items appended to that
+ * list, laid out as QEMU lays a list out; NULL if it has no such list. */
+GString *qmp_message_extend_return(const char *raw, gsize raw_len, const QmpValue *msg,
+                                   const QmpValue *items, gboolean pretty);
 /* @text with every "\n" made "\r\n", as QEMU's monitor_puts() sends it. */
 char *qmp_monitor_text(const char *text);
 

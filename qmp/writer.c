@@ -185,19 +185,11 @@ char *qmp_json_to_string(const QmpValue *v, gboolean pretty)
     return g_string_free(out, FALSE);
 }
 
-char *qmp_json_member_to_string(const QmpValue *v, gboolean pretty)
+char *qmp_json_nested_to_string(const QmpValue *v, gboolean pretty, guint depth)
 {
     GString *out = g_string_new(NULL);
-    /* the "contents" check of the first member sees the object's '{' */
-    Writer w = { out, 0, pretty, TRUE, 1 };
+    Writer w = { out, out->len, pretty, FALSE, depth };
 
-    g_string_append_c(out, '{');
-    w.need_comma = FALSE;
     write_value(&w, NULL, v);
-    g_string_erase(out, 0, 1);
-    if (pretty) {
-        /* drop the newline and indent that introduced the member */
-        g_string_erase(out, 0, 5);
-    }
     return g_string_free(out, FALSE);
 }

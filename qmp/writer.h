@@ -14,6 +14,7 @@ void qmp_json_write_replacing(GString *out, const QmpValue *dict, const char *ke
 void qmp_json_write_string(GString *out, const char *s);
 /* The same as a new string. */
 char *qmp_json_to_string(const QmpValue *v, gboolean pretty);
-/* @v as QEMU writes it as a member of a top-level object: in pretty
- * layout, nested lines are indented one level deeper. */
-char *qmp_json_member_to_string(const QmpValue *v, gboolean pretty);
+/* @v as QEMU writes it @depth levels deep (1: a member of a top-level
+ * object): in pretty layout its inner lines are indented to match. */
+char *qmp_json_nested_to_string(const QmpValue *v, gboolean pretty, guint depth);
+#define qmp_json_member_to_string(v, pretty) qmp_json_nested_to_string((v), (pretty), 1)

@@ -4,6 +4,8 @@
  * address is read back from QEMU with qom-get. */
 #include "harness.h"
 
+#include <json-glib/json-glib.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -376,6 +378,120 @@ static void test_pci_bus_given_and_failure(void)
     fx_stop(&fx);
 }
 
+static JsonNode *parse_json(const char *text)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+
+    json_parser_load_from_data(parser, text, -1, &error);
+    g_assert_no_error(error);
+    return json_node_copy(json_parser_get_root(parser));
+}
+
+/* The query-devices entry for @id, or NULL. */
+static JsonObject *device_entry(JsonNode *reply, const char *id)
+{
+    JsonArray *list = json_object_get_array_member(json_node_get_object(reply), "return");
+
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonObject *o = json_array_get_object_element(list, i);
+
+        if (g_strcmp0(json_object_get_string_member(o, "id"), id) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static void test_query_devices(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", NULL };
+    Fx fx;
+
+    fx_start_with(&fx, opts);
+    plug_ok(&fx, "sd0", "d0");
+    g_autofree char *r = pci_plug(&fx, "v0", "d1", NULL);
+    g_assert_cmpstr(r, ==, "{\"return\": {}}");
+    g_autofree char *q = test_client_cmd(fx.c, "{\"execute\": \"__org.qmproxy_query-devices\"}");
+    g_autoptr(JsonNode) reply = parse_json(q);
+
+    JsonObject *sd0 = device_entry(reply, "sd0");
+    g_assert_nonnull(sd0);
+    g_assert_cmpstr(json_object_get_string_member(sd0, "bus"), ==, "scsi0.0");
+    g_assert_cmpint(json_object_get_int_member(sd0, "scsi-id"), ==, 0);
+    g_assert_cmpint(json_object_get_int_member(sd0, "lun"), ==, 0);
+    g_assert_cmpstr(json_object_get_string_member(sd0, "node-name"), ==, "d0");
+    g_assert_cmpstr(json_object_get_string_member(sd0, "state"), ==, "attached");
+    JsonObject *v0 = device_entry(reply, "v0");
+    g_assert_nonnull(v0);
+    g_assert_cmpstr(json_object_get_string_member(v0, "bus"), ==, "rp1");
+    g_assert_cmpint(json_object_get_int_member(v0, "pci-slot"), ==, 0);
+    g_assert_cmpstr(json_object_get_string_member(v0, "drive-name"), ==, "vda");
+    /* the controller and root port QEMU was started with are known too */
+    g_assert_nonnull(device_entry(reply, "scsi0"));
+
+    /* gone once QEMU says so */
+    unplug(&fx, "sd0");
+    g_autofree char *q2 = test_client_cmd(fx.c, "{\"execute\": \"__org.qmproxy_query-devices\"}");
+    g_autoptr(JsonNode) reply2 = parse_json(q2);
+    g_assert_null(device_entry(reply2, "sd0"));
+
+    /* arguments are checked against schema/qmproxy.json, as QEMU would */
+    g_autofree char *bad = test_client_cmd(
+        fx.c,
+        "{\"execute\": \"__org.qmproxy_query-devices\", \"arguments\": {\"x\": 1}, \"id\": 5}");
+    g_assert_cmpstr(
+        bad, ==,
+        "{\"id\": 5, \"error\": {\"class\": \"GenericError\", \"desc\": \"Parameter 'x' is "
+        "unexpected\"}}");
+    fx_stop(&fx);
+}
+
+static void test_introspection(void)
+{
+    Fx fx;
+
+    fx_start(&fx);
+    g_autofree char *cmds = test_client_cmd(fx.c, "{\"execute\": \"query-commands\"}");
+    g_assert_nonnull(strstr(cmds, "{\"name\": \"query-status\"}"));
+    g_assert_nonnull(strstr(cmds, "{\"name\": \"__org.qmproxy_query-devices\"}"));
+    g_autoptr(JsonNode) cmds_json = parse_json(cmds);
+
+    g_autofree char *schema =
+        test_client_cmd(fx.c, "{\"execute\": \"query-qmp-schema\", \"id\": 9}");
+    g_autoptr(JsonNode) root = parse_json(schema);
+    JsonObject *top = json_node_get_object(root);
+    g_assert_cmpint(json_object_get_int_member(top, "id"), ==, 9);
+    JsonArray *infos = json_object_get_array_member(top, "return");
+    g_autoptr(GHashTable) by_name = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < json_array_get_length(infos); i++) {
+        JsonObject *o = json_array_get_object_element(infos, i);
+
+        g_hash_table_insert(by_name, (gpointer)json_object_get_string_member(o, "name"), o);
+    }
+    /* QEMU's own entries are all still there */
+    g_assert_nonnull(g_hash_table_lookup(by_name, "query-status"));
+    JsonObject *cmd = g_hash_table_lookup(by_name, "__org.qmproxy_query-devices");
+    g_assert_nonnull(cmd);
+    g_assert_cmpstr(json_object_get_string_member(cmd, "meta-type"), ==, "command");
+    /* every type it names is declared, down to builtins QEMU declares */
+    const char *ret = json_object_get_string_member(cmd, "ret-type");
+    g_assert_cmpstr(ret, ==, "[__org.qmproxy_DeviceInfo]");
+    JsonObject *array = g_hash_table_lookup(by_name, ret);
+    g_assert_nonnull(array);
+    JsonObject *obj =
+        g_hash_table_lookup(by_name, json_object_get_string_member(array, "element-type"));
+    g_assert_nonnull(obj);
+    JsonArray *members = json_object_get_array_member(obj, "members");
+    for (guint i = 0; i < json_array_get_length(members); i++) {
+        const char *type =
+            json_object_get_string_member(json_array_get_object_element(members, i), "type");
+        g_assert_nonnull(g_hash_table_lookup(by_name, type));
+    }
+    g_assert_nonnull(g_hash_table_lookup(by_name, json_object_get_string_member(cmd, "arg-type")));
+    fx_stop(&fx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -389,5 +505,7 @@ int main(int argc, char **argv)
     g_test_add_func("/devices/learns-existing-disks", test_learns_existing_disks);
     g_test_add_func("/devices/pci/hotplug-buses", test_pci_hotplug_buses);
     g_test_add_func("/devices/pci/bus-given-and-failure", test_pci_bus_given_and_failure);
+    g_test_add_func("/devices/query-devices", test_query_devices);
+    g_test_add_func("/devices/introspection", test_introspection);
     return g_test_run();
 }

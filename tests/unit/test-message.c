@@ -161,6 +161,37 @@ static void test_member_in_pretty_reply(void)
     parsed_clear(&p);
 }
 
+static void check_extend(const char *in, gboolean pretty, const char *expected)
+{
+    Parsed p = parse(in);
+    Parsed items = parse("[{\"name\": \"x\"}, 7]");
+    g_autoptr(GString) out =
+        qmp_message_extend_return(p.raw, p.raw_len, p.value, items.value, pretty);
+
+    g_assert_nonnull(out);
+    g_assert_cmpstr(out->str, ==, expected);
+    parsed_clear(&p);
+    parsed_clear(&items);
+}
+
+static void test_extend_return(void)
+{
+    check_extend("{\"return\": [{\"name\": \"a\"}], \"id\": 1}", FALSE,
+                 "{\"return\": [{\"name\": \"a\"}, {\"name\": \"x\"}, 7], \"id\": 1}");
+    check_extend("{\"return\": []}", FALSE, "{\"return\": [{\"name\": \"x\"}, 7]}");
+    /* QEMU's pretty=on layout */
+    check_extend(
+        "{\r\n    \"return\": [\r\n        {\r\n            \"name\": \"a\"\r\n        }\r\n    "
+        "]\r\n}",
+        TRUE,
+        "{\r\n    \"return\": [\r\n        {\r\n            \"name\": \"a\"\r\n        },\r\n"
+        "        {\r\n            \"name\": \"x\"\r\n        },\r\n        7\r\n    ]\r\n}");
+    check_extend(
+        "{\r\n    \"return\": [\r\n    ]\r\n}", TRUE,
+        "{\r\n    \"return\": [\r\n        {\r\n            \"name\": \"x\"\r\n        },\r\n"
+        "        7\r\n    ]\r\n}");
+}
+
 static void test_writer(void)
 {
     Parsed p = parse("{\"b\": [1, 2.5, \"\\u00e9\\ud83d\\ude00\\u0001\"], \"a\": {}, \"c\": []}");
@@ -184,6 +215,7 @@ int main(int argc, char **argv)
     g_test_add_func("/message/request-check", test_request_check);
     g_test_add_func("/message/reply-layout", test_reply_layout);
     g_test_add_func("/message/writer", test_writer);
+    g_test_add_func("/message/extend-return", test_extend_return);
     g_test_add_func("/message/member-in-pretty-reply", test_member_in_pretty_reply);
     return g_test_run();
 }
