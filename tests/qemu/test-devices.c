@@ -70,24 +70,30 @@ static void plug_ok(Fx *fx, const char *id, const char *drive)
     g_assert_cmpstr(r, ==, want);
 }
 
+/* QEMU's answer to qom-get of a property of device @id. */
+static char *qom_get(Fx *fx, const char *id, const char *property)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
+        "\"property\": \"%s\"}}",
+        id, property);
+
+    return test_client_cmd(fx->c, cmd);
+}
+
+static int qom_get_int(Fx *fx, const char *id, const char *property)
+{
+    g_autofree char *r = qom_get(fx, id, property);
+    int value = -1;
+
+    g_assert_cmpint(sscanf(r, "{\"return\": %d}", &value), ==, 1);
+    return value;
+}
+
 /* scsi-id and lun as QEMU has them, "id:lun". */
 static char *address(Fx *fx, const char *id)
 {
-    g_autofree char *cmd1 = g_strdup_printf(
-        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
-        "\"property\": \"scsi-id\"}}",
-        id);
-    g_autofree char *cmd2 = g_strdup_printf(
-        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
-        "\"property\": \"lun\"}}",
-        id);
-    g_autofree char *r1 = test_client_cmd(fx->c, cmd1);
-    g_autofree char *r2 = test_client_cmd(fx->c, cmd2);
-    int sid = -1, lun = -1;
-
-    g_assert_cmpint(sscanf(r1, "{\"return\": %d}", &sid), ==, 1);
-    g_assert_cmpint(sscanf(r2, "{\"return\": %d}", &lun), ==, 1);
-    return g_strdup_printf("%d:%d", sid, lun);
+    return g_strdup_printf("%d:%d", qom_get_int(fx, id, "scsi-id"), qom_get_int(fx, id, "lun"));
 }
 
 /* device_del, then wait for QEMU's DEVICE_DELETED naming the device. */
@@ -297,23 +303,12 @@ static const char *const pci_args[] = {
 /* Where QEMU put a PCI device: "bus:slot". */
 static char *pci_place(Fx *fx, const char *id)
 {
-    g_autofree char *q1 = g_strdup_printf(
-        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
-        "\"property\": \"parent_bus\"}}",
-        id);
-    g_autofree char *q2 = g_strdup_printf(
-        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
-        "\"property\": \"addr\"}}",
-        id);
-    g_autofree char *bus = test_client_cmd(fx->c, q1);
-    g_autofree char *addr = test_client_cmd(fx->c, q2);
-    int devfn = -1;
+    g_autofree char *bus = qom_get(fx, id, "parent_bus");
     char *end = strrchr(bus, '/');
 
     g_assert_nonnull(end);
     *strrchr(end, '"') = 0;
-    g_assert_cmpint(sscanf(addr, "{\"return\": %d}", &devfn), ==, 1);
-    return g_strdup_printf("%s:%d", end + 1, devfn >> 3);
+    return g_strdup_printf("%s:%d", end + 1, qom_get_int(fx, id, "addr") >> 3);
 }
 
 static char *pci_plug(Fx *fx, const char *id, const char *drive, const char *extra)
