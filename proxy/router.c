@@ -345,37 +345,60 @@ static void send_event(gpointer data, gpointer user_data)
     proxy_client_event(data, ev->msg, ev->text->str, ev->text->len);
 }
 
+/* An event: to the device manager, then to every negotiated client. */
+static void upstream_event(Router *router, QmpValue *msg, const char *raw, gsize len)
+{
+    Trace *trace = proxy_get_trace(router->proxy);
+    const char *name = qmp_value_dict_get_string(msg, "event");
+    g_autoptr(GString) text = g_string_sized_new(len + 2);
+    Event ev = { msg, text };
+
+    if (trace_wants(trace, name)) {
+        TraceRecord tr = { TRACE_QEMU_TO_PROXY, "event", NULL, name, .latency_us = -1, .msg = msg };
+        trace_record(trace, &tr);
+    }
+    dm_event(proxy_get_dm(router->proxy), msg);
+    if (g_strcmp0(name, "DEVICE_DELETED") == 0) {
+        QmpValue *data = qmp_value_dict_get(msg, "data");
+        const char *device = data && qmp_value_type(data) == QMP_VALUE_DICT
+                                 ? qmp_value_dict_get_string(data, "device")
+                                 : NULL;
+
+        if (device) {
+            release_holds(router, device);
+        }
+    }
+    g_string_append_len(text, raw, (gssize)len);
+    g_string_append(text, "\r\n");
+    proxy_foreach_client(router->proxy, send_event, &ev);
+}
+
+/* Introspection shows the proxy's own commands beside QEMU's: the reply
+ * with the schema's entries appended, or NULL for any other reply. */
+static GString *with_own_commands(Router *router, Route *r, QmpValue *msg, const char *raw,
+                                  gsize len, gboolean pretty)
+{
+    Schema *schema = proxy_get_schema(router->proxy);
+    g_autoptr(QmpValue) items = NULL;
+
+    if (g_strcmp0(r->command, "query-commands") == 0) {
+        items = schema_command_infos(schema);
+    } else if (g_strcmp0(r->command, "query-qmp-schema") == 0) {
+        items = schema_infos(schema);
+    } else {
+        return NULL;
+    }
+    return qmp_message_extend_return(raw, len, msg, items, pretty);
+}
+
 void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsize len)
 {
     if (qmp_value_type(msg) != QMP_VALUE_DICT) {
         g_warning("upstream sent a non-object message; ignored");
         return;
     }
-    Trace *trace = proxy_get_trace(router->proxy);
     if (qmp_value_dict_get(msg, "event")) {
-        g_autoptr(GString) text = g_string_sized_new(len + 2);
-        Event ev = { msg, text };
-        const char *name = qmp_value_dict_get_string(msg, "event");
-
-        if (trace_wants(trace, name)) {
-            TraceRecord tr = { TRACE_QEMU_TO_PROXY, "event",   NULL, name,
-                               .latency_us = -1,    .msg = msg };
-            trace_record(trace, &tr);
-        }
-        dm_event(proxy_get_dm(router->proxy), msg);
-        if (g_strcmp0(name, "DEVICE_DELETED") == 0) {
-            QmpValue *data = qmp_value_dict_get(msg, "data");
-            const char *device = data && qmp_value_type(data) == QMP_VALUE_DICT
-                                     ? qmp_value_dict_get_string(data, "device")
-                                     : NULL;
-
-            if (device) {
-                release_holds(router, device);
-            }
-        }
-        g_string_append_len(text, raw, (gssize)len);
-        g_string_append(text, "\r\n");
-        proxy_foreach_client(router->proxy, send_event, &ev);
+        upstream_event(router, msg, raw, len);
         return;
     }
 
@@ -384,6 +407,7 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
         g_warning("upstream sent a reply for no command of ours: %.*s", (int)MIN(len, 200), raw);
         return;
     }
+    Trace *trace = proxy_get_trace(router->proxy);
     if (!r->internal && trace_wants(trace, r->command)) {
         TraceRecord tr = { TRACE_QEMU_TO_PROXY,
                            NULL,
@@ -416,23 +440,13 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     }
 
     gboolean pretty = upstream_is_pretty(proxy_get_upstream(router->proxy));
-    /* introspection shows the proxy's commands beside QEMU's */
-    g_autoptr(GString) extended = NULL;
-    g_autoptr(QmpValue) extended_msg = NULL;
-    if (g_strcmp0(r->command, "query-commands") == 0 ||
-        g_strcmp0(r->command, "query-qmp-schema") == 0) {
-        Schema *schema = proxy_get_schema(router->proxy);
-        g_autoptr(QmpValue) items =
-            r->command[6] == 'c' ? schema_command_infos(schema) : schema_infos(schema);
-
-        extended = qmp_message_extend_return(raw, len, msg, items, pretty);
-        if (extended) {
-            extended_msg = qmp_json_parse(extended->str, extended->len);
-            g_assert(extended_msg);
-            msg = extended_msg;
-            raw = extended->str;
-            len = extended->len;
-        }
+    g_autoptr(GString) extended = with_own_commands(router, r, msg, raw, len, pretty);
+    g_autoptr(QmpValue) extended_msg =
+        extended ? qmp_json_parse(extended->str, extended->len) : NULL;
+    if (extended_msg) {
+        msg = extended_msg;
+        raw = extended->str;
+        len = extended->len;
     }
     g_autofree char *client_id = NULL;
     if (r->client_id) {
