@@ -42,6 +42,7 @@ static const struct {
 
 typedef struct {
     char *id;
+    char *driver;
     char *ns; /* NULL: no index taken */
     guint index;
     char *backend[G_N_ELEMENTS(backends)];
@@ -84,6 +85,7 @@ static void device_free(Device *d)
         g_free(d->backend[i]);
     }
     g_free(d->id);
+    g_free(d->driver);
     g_free(d->ns);
     g_free(d);
 }
@@ -330,6 +332,7 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
     plug->dm = dm;
     plug->device = g_new0(Device, 1);
     plug->device->id = g_strdup(id);
+    plug->device->driver = g_strdup(qmp_value_dict_get_string(args, "driver"));
     for (guint i = 0; i < G_N_ELEMENTS(backends); i++) {
         plug->device->backend[i] = g_strdup(qmp_value_dict_get_string(args, backends[i].property));
     }
@@ -400,6 +403,7 @@ void dm_learn(Dm *dm, const DmLearnt *l)
     guint index;
 
     d->id = g_strdup(l->id);
+    d->driver = g_strdup(l->driver);
     d->blk_index = -1;                  /* the guest named it before the proxy came */
     d->backend[0] = g_strdup(l->drive); /* backends[0] is the drive */
     if (l->scsi_bus && l->scsi_id >= 0 && l->lun >= 0 &&
@@ -430,6 +434,7 @@ static void query_add(gpointer key, gpointer value, gpointer user_data)
     QmpValue *info = qmp_value_new_dict();
 
     qmp_value_dict_add(info, "id", qmp_value_new_string(d->id));
+    qmp_value_dict_add(info, "driver", qmp_value_new_string(d->driver ? d->driver : ""));
     if (d->ns) {
         gboolean pci = g_str_has_prefix(d->ns, "pci:");
 

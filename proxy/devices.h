@@ -31,6 +31,7 @@ void dm_event(Dm *dm, QmpValue *event);
 typedef struct {
     const char *id;
     const char *drive;    /* block node it uses, or NULL */
+    const char *driver;   /* its QOM type */
     const char *scsi_bus; /* a SCSI disk's bus and address (-1: unknown) */
     gint64 scsi_id, lun;
     const char *pci_bus; /* a PCI device's bus and devfn (-1: unknown) */

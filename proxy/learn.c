@@ -24,6 +24,7 @@ typedef struct {
 typedef struct {
     Learn *learn;
     char *id;
+    char *type;
     gboolean scsi;
     /* answers so far */
     char *bus;
@@ -83,7 +84,7 @@ static void device_done(Device *d)
     }
     /* ".../scsi0/virtio-backend/scsi0.0", ".../br0/br0": the bus is the last part */
     const char *bus = d->bus ? strrchr(d->bus, '/') : NULL;
-    DmLearnt learnt = { d->id, d->drive };
+    DmLearnt learnt = { d->id, d->drive, d->type };
     if (bus && d->scsi) {
         learnt.scsi_bus = bus + 1;
         learnt.scsi_id = d->scsi_id;
@@ -95,6 +96,7 @@ static void device_done(Device *d)
     dm_learn(proxy_get_dm(d->learn->proxy), &learnt);
     d->learn->devices++;
     g_free(d->id);
+    g_free(d->type);
     g_free(d->bus);
     g_free(d->drive);
     g_free(d);
@@ -183,6 +185,7 @@ static void got_peripherals(gpointer data, QmpValue *ret)
         Device *d = g_new0(Device, 1);
         d->learn = l;
         d->id = g_strdup(name);
+        d->type = g_strdup(qom_type);
         d->scsi = dm_is_scsi_disk_type(qom_type);
         d->scsi_id = d->lun = d->devfn = -1;
         /* buses first: the devices' answers come after all of them */

@@ -412,6 +412,7 @@ static void test_query_devices(void)
 
     JsonObject *sd0 = device_entry(reply, "sd0");
     g_assert_nonnull(sd0);
+    g_assert_cmpstr(json_object_get_string_member(sd0, "driver"), ==, "scsi-hd");
     g_assert_cmpstr(json_object_get_string_member(sd0, "bus"), ==, "scsi0.0");
     g_assert_cmpint(json_object_get_int_member(sd0, "scsi-id"), ==, 0);
     g_assert_cmpint(json_object_get_int_member(sd0, "lun"), ==, 0);
@@ -423,7 +424,9 @@ static void test_query_devices(void)
     g_assert_cmpint(json_object_get_int_member(v0, "pci-slot"), ==, 0);
     g_assert_cmpstr(json_object_get_string_member(v0, "drive-name"), ==, "vda");
     /* the controller and root port QEMU was started with are known too */
-    g_assert_nonnull(device_entry(reply, "scsi0"));
+    JsonObject *ctrl = device_entry(reply, "scsi0");
+    g_assert_nonnull(ctrl);
+    g_assert_cmpstr(json_object_get_string_member(ctrl, "driver"), ==, "virtio-scsi-pci");
 
     /* gone once QEMU says so */
     unplug(&fx, "sd0");
