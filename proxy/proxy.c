@@ -115,7 +115,7 @@ static void on_upstream_closed(Upstream *up, const char *reason, gpointer user_d
     p->grace_id = g_timeout_add(CLOSE_GRACE_MS, grace_over, p);
 }
 
-gboolean proxy_start(Proxy *p, GError **error)
+gboolean proxy_listen(Proxy *p, GError **error)
 {
     if (p->opts.trace_path) {
         p->trace = trace_open(p->opts.trace_path, p->opts.trace_filter, p->opts.trace_max_size,
@@ -125,18 +125,33 @@ gboolean proxy_start(Proxy *p, GError **error)
         }
     }
     p->listener = listener_new(p->opts.listen_path, p->opts.socket_mode, error);
-    if (!p->listener) {
-        return FALSE;
+    return p->listener != NULL;
+}
+
+gboolean proxy_connect(Proxy *p, GError **error)
+{
+    if (!p->up) {
+        p->up = upstream_new(p->opts.upstream_path, p->opts.connect_timeout, on_upstream_ready,
+                             on_upstream_message, on_upstream_closed, p);
     }
-    p->up = upstream_new(p->opts.upstream_path, p->opts.connect_timeout, on_upstream_ready,
-                         on_upstream_message, on_upstream_closed, p);
     return upstream_connect(p->up, error);
+}
+
+gboolean proxy_start(Proxy *p, GError **error)
+{
+    return proxy_listen(p, error) && proxy_connect(p, error);
 }
 
 int proxy_run(Proxy *p)
 {
     g_main_loop_run(p->loop);
     return p->status;
+}
+
+void proxy_fail(Proxy *p)
+{
+    p->status = 1;
+    g_main_loop_quit(p->loop);
 }
 
 void proxy_stop(Proxy *p)

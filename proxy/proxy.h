@@ -48,6 +48,12 @@ typedef struct {
 Proxy *proxy_new(const ProxyOptions *options);
 /* Connects upstream and starts serving; FALSE if either fails. */
 gboolean proxy_start(Proxy *proxy, GError **error);
+/* The two halves of proxy_start(): the listening socket (clients wait in
+ * its backlog), then the connection to QEMU. */
+gboolean proxy_listen(Proxy *proxy, GError **error);
+gboolean proxy_connect(Proxy *proxy, GError **error);
+/* Stops the main loop with exit status 1. */
+void proxy_fail(Proxy *proxy);
 /* Runs until QEMU goes away or proxy_stop(); returns the exit status. */
 int proxy_run(Proxy *proxy);
 void proxy_stop(Proxy *proxy);

@@ -205,6 +205,7 @@ gboolean upstream_connect(Upstream *up, GError **error)
                     g_strerror(errno));
         return FALSE;
     }
+    g_clear_pointer(&up->conn, qmp_conn_free);
     /* A unix-socket connect() completes or fails at once; EAGAIN means
      * QEMU's backlog is full, which only a stuck QEMU produces. */
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {

@@ -169,6 +169,16 @@ TestProxy *test_proxy_spawn(const char *upstream, const char *listen, const char
     return p;
 }
 
+TestProxy *test_spawn_logged(const char *const *argv, const char *log)
+{
+    TestProxy *p = g_new0(TestProxy, 1);
+
+    p->log = g_strdup(log);
+    p->listen = g_strdup("");
+    p->pid = spawn((char **)argv, log);
+    return p;
+}
+
 TestProxy *test_proxy_start(const char *upstream, const char *dir, const char *const *extra)
 {
     g_autofree char *listen = g_build_filename(dir, "proxy.sock", NULL);

@@ -43,6 +43,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestQemu, test_qemu_free)
 TestProxy *test_proxy_start(const char *upstream, const char *dir, const char *const *extra);
 /* Starts qmproxy without waiting; for tests of refusals. */
 TestProxy *test_proxy_spawn(const char *upstream, const char *listen, const char *const *extra);
+/* Starts @argv (the program found on $PATH or given as a path) with its
+ * stdout and stderr in @log, followed like a proxy (wait, log, free). */
+TestProxy *test_spawn_logged(const char *const *argv, const char *log);
 /* Waits up to @timeout_ms for the proxy to exit; FALSE on time-out. */
 gboolean test_proxy_wait(TestProxy *p, guint timeout_ms);
 /* The proxy's log so far. */
