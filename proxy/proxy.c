@@ -24,6 +24,9 @@ struct Proxy {
     GPtrArray *clients; /* of ProxyClient */
     int status;
     gboolean closing;
+    /* proxy_free() is running: pending routes complete with no answer,
+     * which must not restart anything (learning would start serving) */
+    gboolean freeing;
     guint grace_id;
 };
 
@@ -49,6 +52,9 @@ Proxy *proxy_new(const ProxyOptions *options)
 
 static void on_learned(Proxy *p, guint devices)
 {
+    if (p->freeing) {
+        return;
+    }
     g_message("connected to QEMU at %s%s, which has %u device(s); serving clients on %s",
               p->opts.upstream_path, upstream_offers(p->up, "oob") ? " (oob enabled)" : "", devices,
               p->opts.listen_path);
@@ -164,6 +170,7 @@ void proxy_free(Proxy *p)
     if (!p) {
         return;
     }
+    p->freeing = TRUE;
     g_clear_handle_id(&p->grace_id, g_source_remove);
     /* clients first: they hold routes into the router */
     g_ptr_array_unref(p->clients);
