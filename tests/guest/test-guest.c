@@ -121,27 +121,9 @@ static void plug(Guest *g, const char *json)
     g_assert_cmpstr(r, ==, "{\"return\": {}}");
 }
 
-/* device_del, then QEMU's DEVICE_DELETED for the device itself. */
 static void unplug(Guest *g, const char *id)
 {
-    g_autofree char *cmd =
-        g_strdup_printf("{\"execute\": \"device_del\", \"arguments\": {\"id\": \"%s\"}}", id);
-    g_autofree char *want = g_strdup_printf("\"device\": \"%s\"", id);
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
-
-    test_client_send(g->c, cmd);
-    g_autofree char *r = test_client_recv_reply(g->c, events);
-    g_assert_cmpstr(r, ==, "{\"return\": {}}");
-    for (;;) {
-        for (guint i = 0; i < events->len; i++) {
-            if (strstr(g_ptr_array_index(events, i), want)) {
-                return;
-            }
-        }
-        char *line = test_client_recv_line(g->c, 20000);
-        g_assert_nonnull(line);
-        g_ptr_array_add(events, line);
-    }
+    test_client_unplug(g->c, id);
 }
 
 static char *place(Guest *g, const char *id)

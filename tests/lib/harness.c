@@ -409,6 +409,28 @@ guint test_client_lines_ready(TestClient *c)
     return n;
 }
 
+void test_client_unplug(TestClient *c, const char *id)
+{
+    g_autofree char *cmd =
+        g_strdup_printf("{\"execute\": \"device_del\", \"arguments\": {\"id\": \"%s\"}}", id);
+    g_autofree char *want = g_strdup_printf("\"device\": \"%s\"", id);
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+
+    test_client_send(c, cmd);
+    g_autofree char *r = test_client_recv_reply(c, events);
+    g_assert_cmpstr(r, ==, "{\"return\": {}}");
+    for (;;) {
+        for (guint i = 0; i < events->len; i++) {
+            if (strstr(g_ptr_array_index(events, i), want)) {
+                return;
+            }
+        }
+        char *line = test_client_recv_line(c, 20000);
+        g_assert_nonnull(line);
+        g_ptr_array_add(events, line);
+    }
+}
+
 gboolean test_client_wait_eof(TestClient *c, guint timeout_ms)
 {
     struct pollfd pfd = { c->fd, POLLIN, 0 };

@@ -78,6 +78,9 @@ char *test_client_cmd(TestClient *c, const char *cmd);
 /* Reads what has arrived, without waiting; returns the complete lines
  * buffered (none consumed). */
 guint test_client_lines_ready(TestClient *c);
+/* Sends device_del for @id and waits for its reply ({"return": {}}) and
+ * for QEMU's DEVICE_DELETED naming the device. */
+void test_client_unplug(TestClient *c, const char *id);
 /* TRUE when the peer has closed (EOF within @timeout_ms). */
 gboolean test_client_wait_eof(TestClient *c, guint timeout_ms);
 

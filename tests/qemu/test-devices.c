@@ -96,27 +96,9 @@ static char *address(Fx *fx, const char *id)
     return g_strdup_printf("%d:%d", qom_get_int(fx, id, "scsi-id"), qom_get_int(fx, id, "lun"));
 }
 
-/* device_del, then wait for QEMU's DEVICE_DELETED naming the device. */
 static void unplug(Fx *fx, const char *id)
 {
-    g_autofree char *cmd =
-        g_strdup_printf("{\"execute\": \"device_del\", \"arguments\": {\"id\": \"%s\"}}", id);
-    g_autofree char *want = g_strdup_printf("\"device\": \"%s\"", id);
-    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
-
-    test_client_send(fx->c, cmd);
-    g_autofree char *r = test_client_recv_reply(fx->c, events);
-    g_assert_cmpstr(r, ==, "{\"return\": {}}");
-    for (guint seen = 0;; seen++) {
-        for (guint i = 0; i < events->len; i++) {
-            if (strstr(g_ptr_array_index(events, i), want)) {
-                return;
-            }
-        }
-        char *line = test_client_recv_line(fx->c, 10000);
-        g_assert_nonnull(line);
-        g_ptr_array_add(events, line);
-    }
+    test_client_unplug(fx->c, id);
 }
 
 static void check_address(Fx *fx, const char *id, const char *want)

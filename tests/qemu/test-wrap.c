@@ -80,36 +80,21 @@ static void two_clients_then_quit(Place *p, TestProxy *w)
     g_assert_false(g_file_test(p->sock, G_FILE_TEST_EXISTS));
 }
 
-static void test_qmp_new_form(void)
+/* The ways a QEMU command line names its QMP socket at PATH. */
+static const char *const forms[][4] = {
+    { "-qmp", "unix:PATH,server=on,wait=off" },
+    { "-qmp", "unix:PATH,server,nowait" },
+    { "-chardev", "socket,id=qmp0,path=PATH,server=on,wait=off", "-mon",
+      "chardev=qmp0,mode=control" },
+};
+
+static void test_form(gconstpointer data)
 {
+    const char *const *form = data;
     Place *p = place_new();
-    g_autofree char *qmp = g_strdup_printf("unix:%s,server=on,wait=off", p->sock);
-    const char *const args[] = { "-qmp", qmp, NULL };
-    TestProxy *w = wrap(p, NULL, args);
-
-    two_clients_then_quit(p, w);
-    test_proxy_free(w);
-    place_free(p);
-}
-
-static void test_qmp_old_form(void)
-{
-    Place *p = place_new();
-    g_autofree char *qmp = g_strdup_printf("unix:%s,server,nowait", p->sock);
-    const char *const args[] = { "-qmp", qmp, NULL };
-    TestProxy *w = wrap(p, NULL, args);
-
-    two_clients_then_quit(p, w);
-    test_proxy_free(w);
-    place_free(p);
-}
-
-static void test_chardev_mon(void)
-{
-    Place *p = place_new();
-    g_autofree char *chardev =
-        g_strdup_printf("socket,id=qmp0,path=%s,server=on,wait=off", p->sock);
-    const char *const args[] = { "-chardev", chardev, "-mon", "chardev=qmp0,mode=control", NULL };
+    g_auto(GStrv) parts = g_strsplit(form[1], "PATH", 2);
+    g_autofree char *named = g_strjoinv(p->sock, parts);
+    const char *const args[] = { form[0], named, form[2], form[3], NULL };
     TestProxy *w = wrap(p, NULL, args);
 
     two_clients_then_quit(p, w);
@@ -215,9 +200,9 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     test_require_qemu();
-    g_test_add_func("/wrap/qmp-new-form", test_qmp_new_form);
-    g_test_add_func("/wrap/qmp-old-form", test_qmp_old_form);
-    g_test_add_func("/wrap/chardev-mon", test_chardev_mon);
+    g_test_add_data_func("/wrap/qmp-new-form", forms[0], test_form);
+    g_test_add_data_func("/wrap/qmp-old-form", forms[1], test_form);
+    g_test_add_data_func("/wrap/chardev-mon", forms[2], test_form);
     g_test_add_func("/wrap/fd-refused", test_fd_refused);
     g_test_add_func("/wrap/sigterm-reaches-qemu", test_sigterm_reaches_qemu);
     g_test_add_func("/wrap/qemu-fails-to-start", test_qemu_fails_to_start);
