@@ -2,12 +2,13 @@
  * "qmproxy wrap" (also under a name ending in -qmproxy). */
 #include "cli.h"
 #include "proxy.h"
-#include "trace-tool.h"
 #include "wrap.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 static gboolean on_signal(gpointer user_data)
 {
@@ -68,12 +69,28 @@ out:
     return status;
 }
 
+/* "qmproxy trace ...": the reader is a program of its own, beside us. */
+static int run_trace_reader(char **argv)
+{
+    g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+    g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+    g_autofree char *beside = dir ? g_build_filename(dir, "qmproxy-trace", NULL) : NULL;
+
+    argv[0] = "qmproxy trace";
+    if (beside && g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE)) {
+        execv(beside, argv);
+    }
+    execvp("qmproxy-trace", argv);
+    g_printerr("qmproxy: cannot run qmproxy-trace: %s\n", g_strerror(errno));
+    return 127;
+}
+
 int main(int argc, char **argv)
 {
     g_autofree char *name = g_path_get_basename(argv[0]);
 
     if (argc > 1 && strcmp(argv[1], "trace") == 0) {
-        return trace_tool_main(argc - 1, argv + 1);
+        return run_trace_reader(argv + 1);
     }
     if (argc > 1 && strcmp(argv[1], "wrap") == 0) {
         return wrap_main(argc - 1, argv + 1, NULL);
