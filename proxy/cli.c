@@ -107,6 +107,13 @@ static const char *find_config(int argc, char **argv)
     return NULL;
 }
 
+static void free_words(GPtrArray *words)
+{
+    for (guint i = 0; i < words->len; i++) {
+        g_free(g_ptr_array_index(words, i));
+    }
+}
+
 gboolean cli_parse(Cli *cli, gboolean wrap, int argc, char **argv, GError **error)
 {
     g_autofree GOptionEntry *entries = entries_for(cli, wrap);
@@ -122,11 +129,11 @@ gboolean cli_parse(Cli *cli, gboolean wrap, int argc, char **argv, GError **erro
     cli->queue_max = 16 << 20;
 
     g_ptr_array_add(words, g_strdup(argv[0]));
-    /* config_words() adds freeable words too; on failure keep nothing */
     if (!config) {
         config = g_getenv("QMPROXY_CONFIG");
     }
     if (!config_words(config ? config : DEFAULT_CONFIG, config != NULL, words, error)) {
+        free_words(words);
         return FALSE;
     }
     const char *env = g_getenv("QMPROXY_OPTIONS");
@@ -137,6 +144,7 @@ gboolean cli_parse(Cli *cli, gboolean wrap, int argc, char **argv, GError **erro
         if (!g_shell_parse_argv(env, NULL, &env_words, &local)) {
             g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "$QMPROXY_OPTIONS: %s",
                         local->message);
+            free_words(words);
             return FALSE;
         }
         for (guint i = 0; env_words[i]; i++) {

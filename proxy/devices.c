@@ -226,13 +226,20 @@ static gint64 parse_slot(const char *addr)
 static void pci_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const char *raw,
                         gsize raw_len, GString **rewritten)
 {
-    const char *bus = qmp_value_dict_get_string(args, "bus");
-    const char *addr = qmp_value_dict_get_string(args, "addr");
+    QmpValue *bus_value = qmp_value_dict_get(args, "bus");
+    QmpValue *addr_value = qmp_value_dict_get(args, "addr");
+    const char *bus = qmp_value_get_string(bus_value);
+    const char *addr = qmp_value_get_string(addr_value);
     g_autofree char *members = NULL;
     g_autofree char *ns = NULL;
     guint index;
 
     if (!is_pci_driver(qmp_value_dict_get_string(args, "driver"))) {
+        return;
+    }
+    /* a bus or addr given otherwise than as a string (QEMU takes "addr": 8
+     * too) is QEMU's to judge: never add a second one */
+    if ((bus_value && !bus) || (addr_value && !addr)) {
         return;
     }
     if (bus && addr) {
@@ -242,16 +249,18 @@ static void pci_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const 
 
         ns = g_strconcat("pci:", bus, NULL);
         map = g_hash_table_lookup(dm->maps, ns);
-        guint first = GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, ns));
-        if (!map || slot < (gint64)first - 1 ||
-            !index_map_reserve(map, (guint)slot - (first - 1))) {
+        gint64 first = (gint64)GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, ns)) - 1;
+        if (!map || slot < 0 || slot < first || !index_map_reserve(map, (guint)(slot - first))) {
             return;
         }
-        index = (guint)slot - (first - 1);
+        index = (guint)(slot - first);
     } else if (addr) {
         return; /* an address on a bus QEMU picks */
     } else {
-        for (guint i = 0; !members && i < dm->hotplug_buses->len; i++) {
+        /* the client named the bus: only the slot is ours to choose */
+        guint n = bus ? 1 : dm->hotplug_buses->len;
+
+        for (guint i = 0; !members && i < n; i++) {
             const char *candidate = bus ? bus : g_ptr_array_index(dm->hotplug_buses, i);
             g_autofree char *cns = g_strconcat("pci:", candidate, NULL);
             IndexMap *map = g_hash_table_lookup(dm->maps, cns);
@@ -263,9 +272,6 @@ static void pci_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const 
                     bus ? g_strdup_printf("\"addr\": \"%x.0\", ", slot)
                         : g_strdup_printf("\"bus\": \"%s\", \"addr\": \"%x.0\", ", candidate, slot);
                 ns = g_steal_pointer(&cns);
-            }
-            if (bus) {
-                break; /* the client named the bus: only the slot is ours */
             }
         }
         if (!members) {
@@ -339,6 +345,20 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
     plug->device->blk_index = -1;
     scsi_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
     pci_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
+    if (*rewritten) {
+        /* what goes to QEMU must still be one request with no member twice */
+        g_autoptr(QmpValue) check = qmp_json_parse((*rewritten)->str, (*rewritten)->len);
+
+        if (!check) {
+            g_warning("device_add %s: could not fill in its address; sent as it came", id);
+            g_string_free(g_steal_pointer(rewritten), TRUE);
+            if (plug->device->ns) {
+                index_map_release(g_hash_table_lookup(dm->maps, plug->device->ns),
+                                  plug->device->index);
+                g_clear_pointer(&plug->device->ns, g_free);
+            }
+        }
+    }
     if (is_virtio_blk(qmp_value_dict_get_string(args, "driver"))) {
         guint index;
 

@@ -178,7 +178,8 @@ static void got_peripherals(gpointer data, QmpValue *ret)
         const char *name = qmp_value_dict_get_string(item, "name");
         const char *type = qmp_value_dict_get_string(item, "type");
 
-        if (!name || !type || !g_str_has_prefix(type, "child<")) {
+        if (!name || !type || !g_str_has_prefix(type, "child<") || strlen(type) < 8 ||
+            !g_str_has_suffix(type, ">")) {
             continue;
         }
         g_autofree char *qom_type = g_strndup(type + 6, strlen(type) - 7); /* child<T> */

@@ -380,6 +380,48 @@ static JsonObject *device_entry(JsonNode *reply, const char *id)
     return NULL;
 }
 
+static void test_pci_odd_arguments(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", NULL };
+    Fx fx;
+
+    fx_start_full(&fx, pci_args, opts);
+    /* QEMU takes a numeric addr; the proxy must leave it alone, not add a
+     * second addr (it once died on an assertion here) */
+    g_autofree char *r1 = test_client_cmd(
+        fx.c, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-net-pci\", "
+              "\"id\": \"n1\", \"bus\": \"rp1\", \"addr\": 0}}");
+    g_assert_cmpstr(r1, ==, "{\"return\": {}}");
+    g_autofree char *r2 = test_client_cmd(
+        fx.c, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-net-pci\", "
+              "\"id\": \"n2\", \"addr\": 8}}");
+    g_assert_true(g_str_has_prefix(r2, "{\"error\": "));
+    g_autofree char *r3 = test_client_cmd(
+        fx.c, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"virtio-net-pci\", "
+              "\"id\": \"n3\", \"bus\": 7}}");
+    g_assert_true(g_str_has_prefix(r3, "{\"error\": "));
+    /* still serving */
+    g_autofree char *r4 = test_client_cmd(fx.c, "{\"execute\": \"query-name\"}");
+    g_assert_cmpstr(r4, ==, "{\"return\": {}}");
+    fx_stop(&fx);
+}
+
+static void test_pci_bus_without_hotplug_buses(void)
+{
+    Fx fx;
+
+    /* no --hotplug-bus: a bus the client names still gets its lowest
+     * free slot (br0's slot 2 is taken by a device QEMU had before) */
+    fx_start_full(&fx, pci_args, NULL);
+    g_autofree char *r1 = pci_plug(&fx, "a", "d0", ", \"bus\": \"br0\"");
+    g_autofree char *r2 = pci_plug(&fx, "b", "d1", ", \"bus\": \"br0\"");
+    g_assert_cmpstr(r1, ==, "{\"return\": {}}");
+    g_assert_cmpstr(r2, ==, "{\"return\": {}}");
+    check_place(&fx, "a", "br0:1");
+    check_place(&fx, "b", "br0:3");
+    fx_stop(&fx);
+}
+
 static void test_query_devices(void)
 {
     const char *const opts[] = { "--hotplug-bus", "rp1", NULL };
@@ -486,6 +528,8 @@ int main(int argc, char **argv)
     g_test_add_func("/devices/pci/hotplug-buses", test_pci_hotplug_buses);
     g_test_add_func("/devices/pci/bus-given-and-failure", test_pci_bus_given_and_failure);
     g_test_add_func("/devices/query-devices", test_query_devices);
+    g_test_add_func("/devices/pci/odd-arguments", test_pci_odd_arguments);
+    g_test_add_func("/devices/pci/bus-without-hotplug-buses", test_pci_bus_without_hotplug_buses);
     g_test_add_func("/devices/introspection", test_introspection);
     return g_test_run();
 }
