@@ -441,7 +441,9 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
     /* QEMU's getfd and add-fd take the descriptors the client sent last */
     int *fds = NULL;
     guint n_fds = 0;
-    if (strcmp(req.command, "getfd") == 0 || strcmp(req.command, "add-fd") == 0) {
+    /* (QEMU refuses them out of band; the descriptors then stay here for
+     * the client's next getfd, as they would stay in QEMU) */
+    if (!req.oob && (strcmp(req.command, "getfd") == 0 || strcmp(req.command, "add-fd") == 0)) {
         take_fds(client, &fds, &n_fds);
     }
     /* what a plain device_add leaves out, the device manager fills in */

@@ -49,7 +49,8 @@ typedef struct {
     char *hold;
     guint hold_timer;
     gboolean hold_expired;
-    char *unplugs; /* a device_del's device */
+    char *unplugs;      /* a device_del's device */
+    gboolean takes_fds; /* getfd, add-fd */
 } Route;
 
 typedef struct {
@@ -64,6 +65,11 @@ struct Router {
     GHashTable *backlogs; /* ProxyClient -> Backlog */
     GQueue turns;         /* of Backlog with commands waiting */
     guint in_band_upstream;
+    /* QEMU's socket keeps only the latest batch of descriptors until a
+     * getfd or add-fd takes it: one such command in QEMU at a time, or a
+     * client's descriptors could go to another's command */
+    gboolean fd_command_upstream;
+    GQueue fd_gate; /* of Backlog whose next command takes descriptors */
     gboolean debug; /* g_debug() formats even when it prints nothing */
 };
 
@@ -101,6 +107,7 @@ Router *router_new(Proxy *proxy)
     router->routes = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)route_free);
     router->backlogs = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)backlog_free);
     g_queue_init(&router->turns);
+    g_queue_init(&router->fd_gate);
     return router;
 }
 
@@ -110,6 +117,7 @@ void router_free(Router *router)
         return;
     }
     g_queue_clear(&router->turns);
+    g_queue_clear(&router->fd_gate);
     g_hash_table_unref(router->backlogs);
     g_hash_table_unref(router->routes);
     g_free(router);
@@ -239,10 +247,18 @@ static void pump(Router *router)
     Backlog *b;
 
     while (router->in_band_upstream < UPSTREAM_WINDOW && (b = g_queue_pop_head(&router->turns))) {
-        if (must_wait(router, g_queue_peek_head(&b->waiting))) {
+        Route *head = g_queue_peek_head(&b->waiting);
+
+        if (must_wait(router, head)) {
             b->queued = FALSE; /* back in turn once released */
             continue;
         }
+        if (head->takes_fds && router->fd_command_upstream) {
+            b->queued = FALSE;
+            g_queue_push_tail(&router->fd_gate, b);
+            continue;
+        }
+        router->fd_command_upstream |= head->takes_fds;
         send_route(router, g_queue_pop_head(&b->waiting));
         router->in_band_upstream++;
         if (g_queue_is_empty(&b->waiting)) {
@@ -262,6 +278,8 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
     r->done = done;
     r->done_data = done_data;
     r->internal = client == NULL;
+    r->takes_fds = !req->oob && (g_strcmp0(req->command, "getfd") == 0 ||
+                                 g_strcmp0(req->command, "add-fd") == 0);
     r->oob = req->oob;
     r->client = client;
     r->slot = slot;
@@ -429,6 +447,17 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
         dm_unplug_refused(proxy_get_dm(router->proxy), r->unplugs);
         release_holds(router, r->unplugs);
     }
+    if (r->takes_fds) {
+        Backlog *b;
+
+        router->fd_command_upstream = FALSE;
+        while ((b = g_queue_pop_head(&router->fd_gate))) {
+            if (!b->queued) {
+                b->queued = TRUE;
+                g_queue_push_tail(&router->turns, b);
+            }
+        }
+    }
     if (!r->oob) {
         router->in_band_upstream--;
         pump(router);
@@ -478,6 +507,7 @@ void router_forget_client(Router *router, ProxyClient *client)
     /* what never reached QEMU never will */
     if (b) {
         g_queue_remove(&router->turns, b);
+        g_queue_remove(&router->fd_gate, b);
         g_hash_table_remove(router->backlogs, client);
     }
     g_hash_table_iter_init(&iter, router->routes);

@@ -117,6 +117,42 @@ static void test_fds_stay_with_their_client(void)
     close(p[1]);
 }
 
+static void test_concurrent_getfd(void)
+{
+    g_autoptr(TestClient) a = negotiated();
+    g_autoptr(TestClient) b = negotiated();
+
+    /* QEMU keeps only the latest batch of descriptors: two clients'
+     * getfd at once must not swap or drop each other's */
+    for (int round = 0; round < 10; round++) {
+        int pa[2], pb[2];
+
+        g_assert_cmpint(pipe(pa), ==, 0);
+        g_assert_cmpint(pipe(pb), ==, 0);
+        test_client_send_fds(a, "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"fa\"}}",
+                             &pa[1], 1);
+        test_client_send_fds(b, "{\"execute\": \"getfd\", \"arguments\": {\"fdname\": \"fb\"}}",
+                             &pb[1], 1);
+        g_autofree char *ra = test_client_recv_reply(a, NULL);
+        g_autofree char *rb = test_client_recv_reply(b, NULL);
+        g_assert_cmpstr(ra, ==, "{\"return\": {}}");
+        g_assert_cmpstr(rb, ==, "{\"return\": {}}");
+        g_assert_true(qemu_holds(pa[1]));
+        g_assert_true(qemu_holds(pb[1]));
+        /* each name holds its own client's pipe */
+        g_free(test_client_cmd(a, "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": "
+                                  "\"fa\"}}"));
+        g_assert_false(qemu_holds(pa[1]));
+        g_assert_true(qemu_holds(pb[1]));
+        g_free(test_client_cmd(b, "{\"execute\": \"closefd\", \"arguments\": {\"fdname\": "
+                                  "\"fb\"}}"));
+        for (int i = 0; i < 2; i++) {
+            close(pa[i]);
+            close(pb[i]);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -128,6 +164,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fds/getfd-without-fd", test_getfd_without_fd);
     g_test_add_func("/fds/add-fd-query-fdsets", test_add_fd_query_fdsets);
     g_test_add_func("/fds/stay-with-their-client", test_fds_stay_with_their_client);
+    g_test_add_func("/fds/concurrent-getfd", test_concurrent_getfd);
     int rc = g_test_run();
 
     test_proxy_free(proxy);
