@@ -167,7 +167,7 @@ static void trace_sent(ProxyClient *client, const char *kind, const char *name, 
 }
 
 static void trace_received(ProxyClient *client, const char *kind, const QmpRequest *req,
-                           QmpValue *msg, const char *error, gint64 arrived_us)
+                           QmpValue *msg, gsize msg_size, const char *error, gint64 arrived_us)
 {
     Trace *trace = proxy_get_trace(client->proxy);
 
@@ -180,7 +180,8 @@ static void trace_received(ProxyClient *client, const char *kind, const QmpReque
                           .latency_us = -1,
                           .msg = msg,
                           .error = error,
-                          .mono_us = arrived_us };
+                          .mono_us = arrived_us,
+                          .msg_size = msg_size };
         trace_record(trace, &r);
     }
 }
@@ -404,7 +405,7 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
     QmpRequest req;
 
     if (error) {
-        trace_received(client, "invalid", NULL, NULL, error, now);
+        trace_received(client, "invalid", NULL, NULL, 0, error, now);
         answer_error(client, TRUE, NULL, now, QMP_CLASS_GENERIC, error);
         return;
     }
@@ -413,11 +414,11 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
     gboolean in_band = !(client->oob && qmp_request_is_oob(value));
 
     if (!qmp_request_check(value, client->oob, &req, &problem)) {
-        trace_received(client, "invalid", &req, value, problem, now);
+        trace_received(client, "invalid", &req, value, len, problem, now);
         answer_error(client, in_band, &req, now, QMP_CLASS_GENERIC, problem);
         return;
     }
-    trace_received(client, "command", &req, value, NULL, now);
+    trace_received(client, "command", &req, value, len, NULL, now);
 
     if (client->state == CLIENT_NEGOTIATING) {
         if (strcmp(req.command, "qmp_capabilities") != 0) {
@@ -579,9 +580,8 @@ void proxy_client_event(ProxyClient *client, QmpValue *msg, const char *raw, gsi
         return;
     }
     if (trace_wants(trace, name)) {
-        TraceRecord r = {
-            TRACE_PROXY_TO_CLIENT, "event", client, name, .latency_us = -1, .msg = msg
-        };
+        TraceRecord r = { TRACE_PROXY_TO_CLIENT, "event",    client,         name,
+                          .latency_us = -1,      .msg = msg, .msg_size = len };
         trace_record(trace, &r);
     }
     send_text(client, raw, len);

@@ -157,7 +157,8 @@ static void send_route(Router *router, Route *r)
                            .id = r->client_id,
                            .upstream_id = r->id,
                            .latency_us = -1,
-                           .msg = r->msg };
+                           .msg = r->msg,
+                           .msg_size = r->raw_len };
         trace_record(trace, &tr);
     }
     upstream_send(proxy_get_upstream(router->proxy), text->str, text->len, g_steal_pointer(&r->fds),
@@ -372,7 +373,8 @@ static void upstream_event(Router *router, QmpValue *msg, const char *raw, gsize
     Event ev = { msg, text };
 
     if (trace_wants(trace, name)) {
-        TraceRecord tr = { TRACE_QEMU_TO_PROXY, "event", NULL, name, .latency_us = -1, .msg = msg };
+        TraceRecord tr = { TRACE_QEMU_TO_PROXY, "event",    NULL,           name,
+                           .latency_us = -1,    .msg = msg, .msg_size = len };
         trace_record(trace, &tr);
     }
     dm_event(proxy_get_dm(router->proxy), msg);
@@ -434,7 +436,8 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
                            r->client_id,
                            r->id,
                            g_get_monotonic_time() - r->received_us,
-                           msg };
+                           msg,
+                           .msg_size = len };
         trace_classify_reply(&tr, msg);
         trace_record(trace, &tr);
     }

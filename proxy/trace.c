@@ -470,7 +470,8 @@ void trace_record(Trace *t, const TraceRecord *r)
     }
     e->error = g_strdup(r->error);
     e->error_class = g_strdup(r->error_class);
-    e->cost = sizeof(Entry) + 256 + e->text_len;
+    /* a referenced message weighs what its text did */
+    e->cost = sizeof(Entry) + 256 + r->text_len + r->msg_size;
 
     if ((guint)g_atomic_int_get(&t->queued) + e->cost > MAX_QUEUED) {
         if (t->dropped++ == 0) {

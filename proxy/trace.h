@@ -38,6 +38,7 @@ typedef struct {
      * proxy's (removed when @id is NULL) */
     gboolean msg_with_client_id;
     gint64 mono_us; /* when it happened, if not now */
+    gsize msg_size; /* bytes of @msg's text, to bound what is queued */
 } TraceRecord;
 
 /* Opens (appends to) @path and starts the writer thread. */
