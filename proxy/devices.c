@@ -204,6 +204,27 @@ static GString *insert_arguments(QmpValue *msg, const char *raw, gsize raw_len, 
     return out;
 }
 
+/* The first slot a PCI bus ("pci:ID") offers for hot-plug. */
+static guint first_slot(Dm *dm, const char *ns)
+{
+    return GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, ns)) - 1;
+}
+
+/* Takes @slot of PCI bus @bus, if the proxy places devices there; sets
+ * the device's namespace and index. */
+static void pci_reserve(Dm *dm, Device *d, const char *bus, gint64 slot)
+{
+    g_autofree char *ns = g_strconcat("pci:", bus, NULL);
+    IndexMap *map = g_hash_table_lookup(dm->maps, ns);
+
+    if (!map || slot < (gint64)first_slot(dm, ns) ||
+        !index_map_reserve(map, (guint)(slot - first_slot(dm, ns)))) {
+        return;
+    }
+    d->index = (guint)(slot - first_slot(dm, ns));
+    d->ns = g_steal_pointer(&ns);
+}
+
 static gboolean is_pci_driver(const char *driver)
 {
     return driver && (g_str_has_suffix(driver, "-pci") || strcmp(driver, "e1000") == 0 ||
@@ -244,42 +265,32 @@ static void pci_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const 
     }
     if (bus && addr) {
         /* a place the client chose: never hand it out */
-        gint64 slot = parse_slot(addr);
-        IndexMap *map;
-
-        ns = g_strconcat("pci:", bus, NULL);
-        map = g_hash_table_lookup(dm->maps, ns);
-        gint64 first = (gint64)GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, ns)) - 1;
-        if (!map || slot < 0 || slot < first || !index_map_reserve(map, (guint)(slot - first))) {
-            return;
-        }
-        index = (guint)(slot - first);
-    } else if (addr) {
-        return; /* an address on a bus QEMU picks */
-    } else {
-        /* the client named the bus: only the slot is ours to choose */
-        guint n = bus ? 1 : dm->hotplug_buses->len;
-
-        for (guint i = 0; !members && i < n; i++) {
-            const char *candidate = bus ? bus : g_ptr_array_index(dm->hotplug_buses, i);
-            g_autofree char *cns = g_strconcat("pci:", candidate, NULL);
-            IndexMap *map = g_hash_table_lookup(dm->maps, cns);
-
-            if (map && index_map_alloc(map, &index)) {
-                guint slot = index + GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, cns)) - 1;
-
-                members =
-                    bus ? g_strdup_printf("\"addr\": \"%x.0\", ", slot)
-                        : g_strdup_printf("\"bus\": \"%s\", \"addr\": \"%x.0\", ", candidate, slot);
-                ns = g_steal_pointer(&cns);
-            }
-        }
-        if (!members) {
-            return; /* no room on the hot-plug buses: QEMU decides */
-        }
-        *rewritten = insert_arguments(msg, raw, raw_len, members);
-        g_debug("device_add %s: %s filled in", d->id, members);
+        pci_reserve(dm, d, bus, parse_slot(addr));
+        return;
     }
+    if (addr) {
+        return; /* an address on a bus QEMU picks */
+    }
+    /* with a bus named, only the slot is ours to choose */
+    for (guint i = 0; !members && i < (bus ? 1 : dm->hotplug_buses->len); i++) {
+        const char *candidate = bus ? bus : g_ptr_array_index(dm->hotplug_buses, i);
+        g_autofree char *cns = g_strconcat("pci:", candidate, NULL);
+        IndexMap *map = g_hash_table_lookup(dm->maps, cns);
+
+        if (map && index_map_alloc(map, &index)) {
+            guint slot = index + first_slot(dm, cns);
+
+            members =
+                bus ? g_strdup_printf("\"addr\": \"%x.0\", ", slot)
+                    : g_strdup_printf("\"bus\": \"%s\", \"addr\": \"%x.0\", ", candidate, slot);
+            ns = g_steal_pointer(&cns);
+        }
+    }
+    if (!members) {
+        return; /* no room on the hot-plug buses: QEMU decides */
+    }
+    *rewritten = insert_arguments(msg, raw, raw_len, members);
+    g_debug("device_add %s: %s filled in", d->id, members);
     d->ns = g_steal_pointer(&ns);
     d->index = index;
 }
@@ -405,13 +416,6 @@ void dm_event(Dm *dm, QmpValue *event)
     }
 }
 
-gint dm_device_index(Dm *dm, const char *ns, const char *id)
-{
-    Device *d = g_hash_table_lookup(dm->devices, id);
-
-    return d && d->ns && strcmp(d->ns, ns) == 0 ? (gint)d->index : -1;
-}
-
 gboolean dm_is_scsi_disk_type(const char *type)
 {
     return is_scsi_disk(type);
@@ -432,25 +436,22 @@ void dm_learn(Dm *dm, const DmLearnt *l)
         d->ns = g_strdup(l->scsi_bus);
         d->index = index;
     } else if (l->pci_bus && l->devfn >= 0) {
-        g_autofree char *ns = g_strconcat("pci:", l->pci_bus, NULL);
-        IndexMap *map = g_hash_table_lookup(dm->maps, ns);
-        guint first = GPOINTER_TO_UINT(g_hash_table_lookup(dm->first_slot, ns));
-        guint slot = (guint)l->devfn >> 3;
-
-        if (map && slot + 1 >= first && index_map_reserve(map, slot + 1 - first)) {
-            d->ns = g_steal_pointer(&ns);
-            d->index = slot + 1 - first;
-        }
+        pci_reserve(dm, d, l->pci_bus, l->devfn >> 3);
     }
     g_debug("learnt device %s%s%s", l->id, d->ns ? " on " : "", d->ns ? d->ns : "");
     g_hash_table_replace(dm->devices, d->id, d);
 }
 
+typedef struct {
+    Dm *dm;
+    QmpValue *list;
+    const char *state; /* NULL: from the device */
+} Query;
+
 static void query_add(gpointer key, gpointer value, gpointer user_data)
 {
     Device *d = value;
-    QmpValue *list = ((gpointer *)user_data)[0];
-    const char *state = ((gpointer *)user_data)[1];
+    Query *q = user_data;
     QmpValue *info = qmp_value_new_dict();
 
     qmp_value_dict_add(info, "id", qmp_value_new_string(d->id));
@@ -461,10 +462,8 @@ static void query_add(gpointer key, gpointer value, gpointer user_data)
         qmp_value_dict_add(info, "bus", qmp_value_new_string(pci ? d->ns + 4 : d->ns));
         qmp_value_dict_add(info, "index", qmp_value_new_int(d->index));
         if (pci) {
-            guint first = GPOINTER_TO_UINT(g_hash_table_lookup(
-                              ((Dm *)((gpointer *)user_data)[2])->first_slot, d->ns)) -
-                          1;
-            qmp_value_dict_add(info, "pci-slot", qmp_value_new_int(d->index + first));
+            qmp_value_dict_add(info, "pci-slot",
+                               qmp_value_new_int(d->index + first_slot(q->dm, d->ns)));
         } else {
             guint sid, lun;
 
@@ -481,21 +480,20 @@ static void query_add(gpointer key, gpointer value, gpointer user_data)
         qmp_value_dict_add(info, "node-name", qmp_value_new_string(d->backend[0]));
     }
     qmp_value_dict_add(info, "state",
-                       qmp_value_new_string(state           ? state
+                       qmp_value_new_string(q->state        ? q->state
                                             : d->unplugging ? "unplugging"
                                                             : "attached"));
-    qmp_value_list_append(list, info);
+    qmp_value_list_append(q->list, info);
 }
 
 QmpValue *dm_query_devices(Dm *dm)
 {
-    QmpValue *list = qmp_value_new_list();
-    gpointer attached[] = { list, NULL, dm };
-    gpointer plugging[] = { list, "plugging", dm };
+    Query attached = { dm, qmp_value_new_list(), NULL };
+    Query plugging = { dm, attached.list, "plugging" };
 
-    g_hash_table_foreach(dm->devices, query_add, attached);
-    g_hash_table_foreach(dm->plugging, query_add, plugging);
-    return list;
+    g_hash_table_foreach(dm->devices, query_add, &attached);
+    g_hash_table_foreach(dm->plugging, query_add, &plugging);
+    return attached.list;
 }
 
 void dm_unplug_sent(Dm *dm, const char *id)

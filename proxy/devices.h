@@ -54,5 +54,3 @@ void dm_unplug_refused(Dm *dm, const char *id);
 /* The id of a device being unplugged that uses what @command (with
  * @args) would remove, or NULL. */
 const char *dm_backend_busy(Dm *dm, const char *command, QmpValue *args);
-/* The index used in @ns (e.g. "scsi0.0") by device @id, or -1. */
-gint dm_device_index(Dm *dm, const char *ns, const char *id);

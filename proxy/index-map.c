@@ -136,11 +136,6 @@ guint index_map_count(const IndexMap *map)
     return map->count;
 }
 
-guint index_map_capacity(const IndexMap *map)
-{
-    return map->capacity;
-}
-
 void index_map_scsi_address(guint index, guint *scsi_id, guint *lun)
 {
     *scsi_id = index / 256;

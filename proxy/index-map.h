@@ -20,7 +20,6 @@ gboolean index_map_reserve(IndexMap *map, guint index);
 gboolean index_map_release(IndexMap *map, guint index);
 gboolean index_map_is_used(const IndexMap *map, guint index);
 guint index_map_count(const IndexMap *map);
-guint index_map_capacity(const IndexMap *map);
 
 /* Kata's SCSI address of @index: scsi-id = index / 256, lun = index % 256. */
 void index_map_scsi_address(guint index, guint *scsi_id, guint *lun);

@@ -414,8 +414,3 @@ void qmp_conn_close(QmpConn *conn, const char *reason)
     conn->close_reason = g_strdup(reason);
     flush(conn);
 }
-
-int qmp_conn_get_fd(const QmpConn *conn)
-{
-    return conn->fd;
-}

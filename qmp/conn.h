@@ -39,4 +39,3 @@ gsize qmp_conn_queued(const QmpConn *conn);
 void qmp_conn_set_reading(QmpConn *conn, gboolean reading);
 /* Stops reading, flushes what is queued, then reports closed. */
 void qmp_conn_close(QmpConn *conn, const char *reason);
-int qmp_conn_get_fd(const QmpConn *conn);

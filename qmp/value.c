@@ -212,19 +212,6 @@ gboolean qmp_value_dict_add(QmpValue *dict, const char *key, QmpValue *item)
     return TRUE;
 }
 
-void qmp_value_dict_set(QmpValue *dict, const char *key, QmpValue *item)
-{
-    g_return_if_fail(dict->type == QMP_VALUE_DICT);
-    DictEntry *e = dict_find(dict, key);
-
-    if (e) {
-        qmp_value_unref(e->value);
-        e->value = item;
-    } else {
-        qmp_value_dict_add(dict, key, item);
-    }
-}
-
 QmpValue *qmp_value_dict_get(const QmpValue *dict, const char *key)
 {
     g_return_val_if_fail(dict->type == QMP_VALUE_DICT, NULL);

@@ -60,8 +60,6 @@ QmpValue *qmp_value_list_get(const QmpValue *list, guint i);
 /* Adds @key, taking ownership of @item; FALSE (and @item freed) if the key
  * exists already, which QEMU's parser reports as a duplicate key. */
 gboolean qmp_value_dict_add(QmpValue *dict, const char *key, QmpValue *item);
-/* Replaces or adds @key, taking ownership of @item. */
-void qmp_value_dict_set(QmpValue *dict, const char *key, QmpValue *item);
 QmpValue *qmp_value_dict_get(const QmpValue *dict, const char *key);
 /* The string member @key, or NULL when absent or not a string. */
 const char *qmp_value_dict_get_string(const QmpValue *dict, const char *key);

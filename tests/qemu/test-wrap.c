@@ -14,6 +14,7 @@ typedef struct {
     char *dir;
     char *sock;
     char *log;
+    char *qmp; /* the -qmp argument for @sock */
 } Place;
 
 static Place *place_new(void)
@@ -23,6 +24,7 @@ static Place *place_new(void)
     p->dir = g_dir_make_tmp("qmproxy-wrap-test-XXXXXX", NULL);
     p->sock = g_build_filename(p->dir, "qmp.sock", NULL);
     p->log = g_build_filename(p->dir, "wrap.log", NULL);
+    p->qmp = g_strdup_printf("unix:%s,server=on,wait=off", p->sock);
     return p;
 }
 
@@ -32,6 +34,7 @@ static void place_free(Place *p)
     g_free(p->dir);
     g_free(p->sock);
     g_free(p->log);
+    g_free(p->qmp);
     g_free(p);
 }
 
@@ -119,8 +122,7 @@ static void test_fd_refused(void)
 static void test_sigterm_reaches_qemu(void)
 {
     Place *p = place_new();
-    g_autofree char *qmp = g_strdup_printf("unix:%s,server=on,wait=off", p->sock);
-    const char *const args[] = { "-qmp", qmp, NULL };
+    const char *const args[] = { "-qmp", p->qmp, NULL };
     TestProxy *w = wrap(p, NULL, args);
     g_autoptr(TestClient) c = test_client_connect(p->sock);
 
@@ -138,8 +140,7 @@ static void test_sigterm_reaches_qemu(void)
 static void test_qemu_fails_to_start(void)
 {
     Place *p = place_new();
-    g_autofree char *qmp = g_strdup_printf("unix:%s,server=on,wait=off", p->sock);
-    const char *const args[] = { "-qmp", qmp, "-machine", "no-such-machine", NULL };
+    const char *const args[] = { "-qmp", p->qmp, "-machine", "no-such-machine", NULL };
     TestProxy *w = wrap(p, NULL, args);
 
     g_assert_true(exited_with(w, 1));
@@ -153,8 +154,7 @@ static void test_qemu_fails_to_start(void)
 static void test_connect_at_once(void)
 {
     Place *p = place_new();
-    g_autofree char *qmp = g_strdup_printf("unix:%s,server=on,wait=off", p->sock);
-    const char *const args[] = { "-qmp", qmp, NULL };
+    const char *const args[] = { "-qmp", p->qmp, NULL };
     TestProxy *w = wrap(p, NULL, args);
     /* no waiting at all: the socket is the proxy's before QEMU starts */
     g_autoptr(TestClient) c = test_client_connect(p->sock);
@@ -176,15 +176,14 @@ static void test_symlink_and_config(void)
     g_autofree char *conf = g_build_filename(p->dir, "qmproxy.conf", NULL);
     g_autofree char *trace = g_build_filename(p->dir, "trace.jsonl", NULL);
     g_autofree char *conf_text = g_strdup_printf("[qmproxy]\ntrace = %s\n", trace);
-    g_autofree char *qmp = g_strdup_printf("unix:%s,server=on,wait=off", p->sock);
 
     /* what a Kata configuration points path = at; the real QEMU beside it */
     g_assert_cmpint(symlink(bin, link), ==, 0);
     g_assert_cmpint(symlink(real_qemu, qemu_link), ==, 0);
     g_assert_true(g_file_set_contents(conf, conf_text, -1, NULL));
     g_setenv("QMPROXY_CONFIG", conf, TRUE);
-    const char *const argv[] = { link,       "-machine", "q35,accel=tcg", "-S", "-nodefaults",
-                                 "-display", "none",     "-qmp",          qmp,  NULL };
+    const char *const argv[] = { link,       "-machine", "q35,accel=tcg", "-S",   "-nodefaults",
+                                 "-display", "none",     "-qmp",          p->qmp, NULL };
     TestProxy *w = test_spawn_logged(argv, p->log);
     g_unsetenv("QMPROXY_CONFIG");
 
