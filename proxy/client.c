@@ -18,6 +18,8 @@
 
 #include "conn.h"
 #include "framer.h"
+#include "manager.h"
+#include "writer.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -63,6 +65,7 @@ struct ProxyClient {
     QmpConn *conn;
     ClientState state;
     gboolean oob;
+    gboolean dm_events; /* enabled the device manager's capability */
     gboolean dropped;
     gboolean eof; /* the peer sent all it will send */
     guint drop_idle;
@@ -261,13 +264,13 @@ static void settle(ProxyClient *client, Slot *slot, GString *text)
     flush_slots(client);
 }
 
-/* The proxy's own answer to one of its commands (schema/qmproxy.json). */
+/* One of the proxy's own commands (schema/qmproxy.json): checked here,
+ * run by the device manager, which may answer later. */
 static void answer_own_command(ProxyClient *client, gboolean in_band, const QmpRequest *req,
                                gint64 received_us)
 {
     Slot *slot = slot_new(client, !in_band, req, received_us);
     g_autofree char *problem = NULL;
-    GString *text;
 
     if (req->oob) {
         /* as QEMU says of a command without allow-oob */
@@ -277,13 +280,19 @@ static void answer_own_command(ProxyClient *client, gboolean in_band, const QmpR
                                &problem);
     }
     if (problem) {
-        text = qmp_reply_error(QMP_CLASS_GENERIC, problem, req->id, pretty(client));
-    } else {
-        /* __org.qmproxy_query-devices is the one command so far */
-        g_autoptr(QmpValue) ret = dm_query_devices(proxy_get_dm(client->proxy));
-        text = qmp_reply_return(ret, req->id, pretty(client));
+        settle(client, slot, qmp_reply_error(QMP_CLASS_GENERIC, problem, req->id, pretty(client)));
+        return;
     }
+    client->in_flight++;
+    update_reading(client);
+    manager_execute(proxy_get_manager(client->proxy), client, slot, req);
+}
+
+void proxy_client_answer(ProxyClient *client, gpointer slot, GString *text)
+{
+    client->in_flight--;
     settle(client, slot, text);
+    update_reading(client);
 }
 
 /* The proxy's own error answer to @req (NULL for unparsable input). */
@@ -314,6 +323,45 @@ static gboolean is_already_done(QmpValue *reply)
            g_strcmp0(qmp_value_dict_get_string(err, "desc"), CAPS_ALREADY_DONE) == 0;
 }
 
+/* Whether qmp_capabilities @request enables the device manager's
+ * capability. */
+static gboolean enables_own_capability(QmpValue *request)
+{
+    QmpValue *args = qmp_value_dict_get(request, "arguments");
+    QmpValue *enable =
+        args && qmp_value_type(args) == QMP_VALUE_DICT ? qmp_value_dict_get(args, "enable") : NULL;
+
+    if (!enable || qmp_value_type(enable) != QMP_VALUE_LIST) {
+        return FALSE;
+    }
+    for (guint i = 0; i < qmp_value_list_length(enable); i++) {
+        if (g_strcmp0(qmp_value_get_string(qmp_value_list_get(enable, i)), MANAGER_CAPABILITY) ==
+            0) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
+/* @request without the device manager's capability, which QEMU would not
+ * take, in the list it checks. */
+static QmpValue *without_own_capability(QmpValue *request)
+{
+    QmpValue *args = qmp_value_dict_get(request, "arguments");
+    QmpValue *enable = qmp_value_dict_get(args, "enable");
+    g_autoptr(QmpValue) rest = qmp_value_new_list();
+
+    for (guint i = 0; i < qmp_value_list_length(enable); i++) {
+        QmpValue *cap = qmp_value_list_get(enable, i);
+
+        if (g_strcmp0(qmp_value_get_string(cap), MANAGER_CAPABILITY) != 0) {
+            qmp_value_list_append(rest, qmp_value_ref(cap));
+        }
+    }
+    g_autoptr(QmpValue) args_rest = qmp_value_dict_copy_replacing(args, "enable", rest);
+    return qmp_value_dict_copy_replacing(request, "arguments", args_rest);
+}
+
 /* QEMU's qmp_caps_accept(): every capability asked for must be offered. */
 static GString *accept_caps(ProxyClient *client, QmpValue *request)
 {
@@ -327,8 +375,8 @@ static GString *accept_caps(ProxyClient *client, QmpValue *request)
     for (guint i = 0; enable && i < qmp_value_list_length(enable); i++) {
         const char *cap = qmp_value_get_string(qmp_value_list_get(enable, i));
 
-        if (!cap) {
-            continue; /* QEMU's argument check already refused these */
+        if (!cap || strcmp(cap, MANAGER_CAPABILITY) == 0) {
+            continue; /* QEMU's argument check already refused non-strings */
         }
         if (!upstream_offers(up, cap)) {
             if (!unavailable) {
@@ -346,6 +394,7 @@ static GString *accept_caps(ProxyClient *client, QmpValue *request)
     }
     client->state = CLIENT_READY;
     client->oob = oob;
+    client->dm_events = enables_own_capability(request);
     g_debug("client %u negotiated capabilities%s", client->number, oob ? " (oob)" : "");
 
     g_autoptr(QmpValue) empty = qmp_value_new_dict();
@@ -429,6 +478,15 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
         client->caps_request = qmp_value_ref(value);
         client->in_flight++;
         update_reading(client);
+        g_autoptr(QmpValue) check = NULL;
+        g_autofree char *check_text = NULL;
+        if (enables_own_capability(value)) {
+            check = without_own_capability(value);
+            check_text = qmp_json_to_string(check, FALSE);
+            value = check;
+            raw = check_text;
+            len = strlen(check_text);
+        }
         router_forward(router, client, slot_new(client, FALSE, &req, now), ROUTE_CAPS_CHECK, &req,
                        value, raw, len, NULL, 0, NULL, NULL);
         return;
@@ -527,7 +585,7 @@ static const QmpConnCallbacks client_callbacks = {
 ProxyClient *proxy_client_new(Proxy *proxy, guint number, int fd, ProxyPeer *peer)
 {
     ProxyClient *client = g_new0(ProxyClient, 1);
-    const GString *greeting = upstream_get_greeting(proxy_get_upstream(proxy));
+    const GString *greeting = proxy_get_greeting(proxy);
 
     client->proxy = proxy;
     client->number = number;
@@ -576,7 +634,9 @@ void proxy_client_event(ProxyClient *client, QmpValue *msg, const char *raw, gsi
     Trace *trace = proxy_get_trace(client->proxy);
     const char *name = qmp_value_dict_get_string(msg, "event");
 
-    if (!proxy_client_is_ready(client)) {
+    /* the proxy's own events go to those who asked for them */
+    if (!proxy_client_is_ready(client) ||
+        (!client->dm_events && g_str_has_prefix(name, "__org.qmproxy_"))) {
         return;
     }
     if (trace_wants(trace, name)) {
@@ -592,4 +652,11 @@ void proxy_client_close(ProxyClient *client, const char *reason)
     if (!client->dropped) {
         qmp_conn_close(client->conn, reason);
     }
+}
+
+void proxy_event_to_client(gpointer client, gpointer event)
+{
+    ProxyEvent *ev = event;
+
+    proxy_client_event(client, ev->msg, ev->text, ev->len);
 }

@@ -48,6 +48,8 @@ typedef struct {
     char *backend[G_N_ELEMENTS(backends)];
     gboolean unplugging;
     gint blk_index; /* in the virtio-blk namespace (drive names), or -1 */
+    char *pci_bus;  /* a PCI device's bus and devfn (-1: unknown), for its path */
+    gint devfn;
 } Device;
 
 struct DmPlug {
@@ -87,6 +89,7 @@ static void device_free(Device *d)
     g_free(d->id);
     g_free(d->driver);
     g_free(d->ns);
+    g_free(d->pci_bus);
     g_free(d);
 }
 
@@ -266,6 +269,10 @@ static void pci_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const 
     if (bus && addr) {
         /* a place the client chose: never hand it out */
         pci_reserve(dm, d, bus, parse_slot(addr));
+        if (parse_slot(addr) >= 0) {
+            d->pci_bus = g_strdup(bus);
+            d->devfn = (gint)parse_slot(addr) << 3;
+        }
         return;
     }
     if (addr) {
@@ -284,6 +291,8 @@ static void pci_address(Dm *dm, Device *d, QmpValue *msg, QmpValue *args, const 
                 bus ? g_strdup_printf("\"addr\": \"%x.0\", ", slot)
                     : g_strdup_printf("\"bus\": \"%s\", \"addr\": \"%x.0\", ", candidate, slot);
             ns = g_steal_pointer(&cns);
+            d->pci_bus = g_strdup(candidate);
+            d->devfn = (gint)slot << 3;
         }
     }
     if (!members) {
@@ -354,6 +363,7 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
         plug->device->backend[i] = g_strdup(qmp_value_dict_get_string(args, backends[i].property));
     }
     plug->device->blk_index = -1;
+    plug->device->devfn = -1;
     scsi_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
     pci_address(dm, plug->device, msg, args, raw, raw_len, rewritten);
     if (*rewritten) {
@@ -368,6 +378,8 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
                                   plug->device->index);
                 g_clear_pointer(&plug->device->ns, g_free);
             }
+            g_clear_pointer(&plug->device->pci_bus, g_free);
+            plug->device->devfn = -1;
         }
     }
     if (is_virtio_blk(qmp_value_dict_get_string(args, "driver"))) {
@@ -428,7 +440,8 @@ void dm_learn(Dm *dm, const DmLearnt *l)
 
     d->id = g_strdup(l->id);
     d->driver = g_strdup(l->driver);
-    d->blk_index = -1;                  /* the guest named it before the proxy came */
+    d->blk_index = -1; /* the guest named it before the proxy came */
+    d->devfn = -1;
     d->backend[0] = g_strdup(l->drive); /* backends[0] is the drive */
     if (l->scsi_bus && l->scsi_id >= 0 && l->lun >= 0 &&
         index_map_scsi_index((guint)l->scsi_id, (guint)l->lun, SCSI_MAX_ID, &index) &&
@@ -437,22 +450,37 @@ void dm_learn(Dm *dm, const DmLearnt *l)
         d->index = index;
     } else if (l->pci_bus && l->devfn >= 0) {
         pci_reserve(dm, d, l->pci_bus, l->devfn >> 3);
+        d->pci_bus = g_strdup(l->pci_bus);
+        d->devfn = (gint)l->devfn;
     }
     g_debug("learnt device %s%s%s", l->id, d->ns ? " on " : "", d->ns ? d->ns : "");
     g_hash_table_replace(dm->devices, d->id, d);
 }
 
-typedef struct {
-    Dm *dm;
-    QmpValue *list;
-    const char *state; /* NULL: from the device */
-} Query;
-
-static void query_add(gpointer key, gpointer value, gpointer user_data)
+/* Kata's PCI path: the slot of each bridge or port from the root bus
+ * down, then the device's own ("02/00"); NULL when a link is unknown. */
+static char *pci_path(Dm *dm, const Device *d)
 {
-    Device *d = value;
-    Query *q = user_data;
+    g_autoptr(GString) path = g_string_new(NULL);
+
+    for (guint depth = 0; d && d->devfn >= 0 && depth < 8; depth++) {
+        char slot[4];
+
+        g_snprintf(slot, sizeof(slot), "%02x", (guint)d->devfn >> 3);
+        g_string_prepend(path, path->len ? "/" : "");
+        g_string_prepend(path, slot);
+        if (g_strcmp0(d->pci_bus, "pcie.0") == 0 || g_strcmp0(d->pci_bus, "pci.0") == 0) {
+            return g_string_free(g_steal_pointer(&path), FALSE);
+        }
+        d = d->pci_bus ? g_hash_table_lookup(dm->devices, d->pci_bus) : NULL;
+    }
+    return NULL;
+}
+
+static QmpValue *describe(Dm *dm, const Device *d, const char *state)
+{
     QmpValue *info = qmp_value_new_dict();
+    char *path = pci_path(dm, d);
 
     qmp_value_dict_add(info, "id", qmp_value_new_string(d->id));
     qmp_value_dict_add(info, "driver", qmp_value_new_string(d->driver ? d->driver : ""));
@@ -463,7 +491,7 @@ static void query_add(gpointer key, gpointer value, gpointer user_data)
         qmp_value_dict_add(info, "index", qmp_value_new_int(d->index));
         if (pci) {
             qmp_value_dict_add(info, "pci-slot",
-                               qmp_value_new_int(d->index + first_slot(q->dm, d->ns)));
+                               qmp_value_new_int(d->index + first_slot(dm, d->ns)));
         } else {
             guint sid, lun;
 
@@ -471,6 +499,9 @@ static void query_add(gpointer key, gpointer value, gpointer user_data)
             qmp_value_dict_add(info, "scsi-id", qmp_value_new_int(sid));
             qmp_value_dict_add(info, "lun", qmp_value_new_int(lun));
         }
+    }
+    if (path) {
+        qmp_value_dict_add(info, "pci-path", qmp_value_new_string_take(path));
     }
     if (d->blk_index >= 0) {
         qmp_value_dict_add(info, "drive-name",
@@ -480,20 +511,39 @@ static void query_add(gpointer key, gpointer value, gpointer user_data)
         qmp_value_dict_add(info, "node-name", qmp_value_new_string(d->backend[0]));
     }
     qmp_value_dict_add(info, "state",
-                       qmp_value_new_string(q->state        ? q->state
+                       qmp_value_new_string(state           ? state
                                             : d->unplugging ? "unplugging"
                                                             : "attached"));
-    qmp_value_list_append(q->list, info);
+    return info;
 }
 
-QmpValue *dm_query_devices(Dm *dm)
+QmpValue *dm_describe(Dm *dm, const char *id, const char *state)
 {
-    Query attached = { dm, qmp_value_new_list(), NULL };
-    Query plugging = { dm, attached.list, "plugging" };
+    Device *d = g_hash_table_lookup(dm->devices, id);
 
-    g_hash_table_foreach(dm->devices, query_add, &attached);
-    g_hash_table_foreach(dm->plugging, query_add, &plugging);
-    return attached.list;
+    if (d) {
+        return describe(dm, d, state);
+    }
+    d = g_hash_table_lookup(dm->plugging, id);
+    return d ? describe(dm, d, state ? state : "plugging") : NULL;
+}
+
+QmpValue *dm_query_devices(Dm *dm, GHashTable *except)
+{
+    QmpValue *list = qmp_value_new_list();
+    GHashTable *tables[] = { dm->devices, dm->plugging };
+    GHashTableIter iter;
+    const char *id;
+
+    for (guint i = 0; i < G_N_ELEMENTS(tables); i++) {
+        g_hash_table_iter_init(&iter, tables[i]);
+        while (g_hash_table_iter_next(&iter, (gpointer *)&id, NULL)) {
+            if (!except || !g_hash_table_contains(except, id)) {
+                qmp_value_list_append(list, dm_describe(dm, id, NULL));
+            }
+        }
+    }
+    return list;
 }
 
 void dm_unplug_sent(Dm *dm, const char *id)

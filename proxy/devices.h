@@ -45,9 +45,13 @@ void dm_learn_bus(Dm *dm, const char *id, const char *qom_type);
 void dm_set_hotplug_buses(Dm *dm, char **buses);
 /* Whether QOM type @type is a SCSI disk whose address the proxy manages. */
 gboolean dm_is_scsi_disk_type(const char *type);
-/* Every device the proxy knows, as __org.qmproxy_query-devices returns
- * them (schema/qmproxy.json). */
-QmpValue *dm_query_devices(Dm *dm);
+/* Every device QEMU has or is getting, as __org.qmproxy_query-devices
+ * returns them (schema/qmproxy.json), but those whose ids are keys of
+ * @except (may be NULL). */
+QmpValue *dm_query_devices(Dm *dm, GHashTable *except);
+/* Device @id as query-devices shows it, with @state unless NULL; NULL if
+ * QEMU neither has it nor is getting it. */
+QmpValue *dm_describe(Dm *dm, const char *id, const char *state);
 /* A device_del for @id went to QEMU / was refused by it. */
 void dm_unplug_sent(Dm *dm, const char *id);
 void dm_unplug_refused(Dm *dm, const char *id);

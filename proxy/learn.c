@@ -63,18 +63,13 @@ static void on_reply(gpointer data, QmpValue *reply)
 
 static void ask(Learn *l, const char *json, Answer answer, gpointer data)
 {
-    g_autoptr(QmpValue) msg = qmp_json_parse(json, strlen(json));
-    g_autofree char *problem = NULL;
-    QmpRequest req;
     Question *q = g_new0(Question, 1);
 
-    g_assert(msg && qmp_request_check(msg, FALSE, &req, &problem));
     q->learn = l;
     q->answer = answer;
     q->data = data;
     l->pending++;
-    router_forward(proxy_get_router(l->proxy), NULL, NULL, ROUTE_COMMAND, &req, msg, json,
-                   strlen(json), NULL, 0, on_reply, q);
+    router_ask(proxy_get_router(l->proxy), json, strlen(json), on_reply, q);
 }
 
 static void device_done(Device *d)

@@ -9,6 +9,10 @@
 #include "proxy.h"
 
 #include "learn.h"
+#include "framer.h"
+#include "manager.h"
+
+#include <string.h>
 
 #define CLOSE_GRACE_MS 2000
 
@@ -20,7 +24,9 @@ struct Proxy {
     Listener *listener;
     Trace *trace;
     Dm *dm;
+    Manager *manager;
     Schema *schema;
+    GString *greeting;  /* for clients; made once QEMU's is known */
     GPtrArray *clients; /* of ProxyClient */
     int status;
     gboolean closing;
@@ -46,6 +52,7 @@ Proxy *proxy_new(const ProxyOptions *options)
     p->schema = schema_load(NULL);
     g_assert(p->schema);
     dm_set_hotplug_buses(p->dm, options->hotplug_buses);
+    p->manager = manager_new(p);
     p->clients = g_ptr_array_new_with_free_func((GDestroyNotify)proxy_client_free);
     return p;
 }
@@ -172,12 +179,18 @@ void proxy_free(Proxy *p)
     }
     p->freeing = TRUE;
     g_clear_handle_id(&p->grace_id, g_source_remove);
+    /* what is in flight completes with no one to answer */
+    manager_shutdown(p->manager);
     /* clients first: they hold routes into the router */
     g_ptr_array_unref(p->clients);
     listener_free(p->listener);
     upstream_free(p->up);
     router_free(p->router);
+    manager_free(p->manager);
     dm_free(p->dm);
+    if (p->greeting) {
+        g_string_free(p->greeting, TRUE);
+    }
     schema_free(p->schema);
     trace_free(p->trace);
     g_main_loop_unref(p->loop);
@@ -215,6 +228,59 @@ Dm *proxy_get_dm(Proxy *p)
     return p->dm;
 }
 
+Manager *proxy_get_manager(Proxy *p)
+{
+    return p->manager;
+}
+
+/* QEMU's greeting with the device manager's capability added to its
+ * list, spliced into QEMU's own text: re-writing it would reorder members
+ * that share a hash bucket. QEMU's greeting as is when it has no list. */
+static GString *make_greeting(Upstream *up)
+{
+    const GString *raw = upstream_get_greeting(up);
+    GString *out = g_string_new(raw->str);
+    QmpSpan qmp, caps;
+
+    if (!qmp_value_dict_get_span(upstream_get_greeting_value(up), "QMP", &qmp)) {
+        return out;
+    }
+    /* members are located one level deep: parse the inner object alone */
+    g_autoptr(QmpValue) inner =
+        qmp_json_parse(raw->str + qmp.value_start, qmp.value_end - qmp.value_start);
+    QmpValue *list = inner && qmp_value_type(inner) == QMP_VALUE_DICT
+                         ? qmp_value_dict_get(inner, "capabilities")
+                         : NULL;
+    if (!list || qmp_value_type(list) != QMP_VALUE_LIST ||
+        !qmp_value_dict_get_span(inner, "capabilities", &caps)) {
+        return out;
+    }
+    const char *open = raw->str + qmp.value_start + caps.value_start; /* '[' */
+    gsize at = qmp.value_start + caps.value_end - 1;                  /* ']' */
+    g_autoptr(GString) insert = g_string_new(NULL);
+    if (qmp_value_list_length(list) > 0) {
+        /* after the last item, separated as QEMU separates items */
+        gsize lead = strspn(open + 1, " \r\n");
+
+        while (at > 0 && strchr(" \r\n", raw->str[at - 1])) {
+            at--;
+        }
+        g_string_append_c(insert, ',');
+        g_string_append_len(insert, lead ? open + 1 : " ", lead ? (gssize)lead : 1);
+    }
+    g_string_append(insert, "\"" MANAGER_CAPABILITY "\"");
+    g_string_insert(out, (gssize)at, insert->str);
+    return out;
+}
+
+const GString *proxy_get_greeting(Proxy *p)
+{
+    if (!p->greeting) {
+        p->greeting = make_greeting(p->up);
+    }
+    return p->greeting;
+}
+
 Schema *proxy_get_schema(Proxy *p)
 {
     return p->schema;
@@ -233,6 +299,7 @@ guint proxy_client_count(Proxy *p)
 void proxy_remove_client(Proxy *p, ProxyClient *client)
 {
     router_forget_client(p->router, client);
+    manager_forget_client(p->manager, client);
     g_ptr_array_remove_fast(p->clients, client);
     if (p->closing && p->clients->len == 0) {
         g_main_loop_quit(p->loop);

@@ -20,6 +20,7 @@ typedef struct ProxyClient ProxyClient;
 typedef struct Router Router;
 typedef struct Upstream Upstream;
 typedef struct Listener Listener;
+typedef struct Manager Manager;
 
 typedef struct {
     char *upstream_path;
@@ -65,6 +66,10 @@ Upstream *proxy_get_upstream(Proxy *proxy);
 /* The trace, or NULL when not tracing. */
 Trace *proxy_get_trace(Proxy *proxy);
 Dm *proxy_get_dm(Proxy *proxy);
+/* The device-manager commands (manager.h). */
+Manager *proxy_get_manager(Proxy *proxy);
+/* The greeting clients get: QEMU's, offering the proxy's capability too. */
+const GString *proxy_get_greeting(Proxy *proxy);
 /* The proxy's own commands (schema/qmproxy.json). */
 Schema *proxy_get_schema(Proxy *proxy);
 /* A client socket accepted by the listener (ownership of @fd and @peer). */
@@ -105,8 +110,18 @@ gboolean proxy_client_is_ready(const ProxyClient *client);
 void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text, QmpValue *reply);
 /* The answer to a capabilities check sent for the client (see client.c). */
 void proxy_client_caps_checked(ProxyClient *client, gpointer slot, QmpValue *reply, GString *text);
-/* An event (@msg, whose text is @raw): sent as is to a negotiated client. */
+/* An event (@msg, whose text is @raw): sent as is to a negotiated client;
+ * the proxy's own events only to clients that enabled them. */
 void proxy_client_event(ProxyClient *client, QmpValue *msg, const char *raw, gsize len);
+typedef struct {
+    QmpValue *msg;
+    const char *text; /* CRLF-terminated */
+    gsize len;
+} ProxyEvent;
+/* proxy_client_event() as a GFunc for proxy_foreach_client(). */
+void proxy_event_to_client(gpointer client, gpointer event);
+/* The answer (taken) to a request the device manager took in @slot. */
+void proxy_client_answer(ProxyClient *client, gpointer slot, GString *text);
 /* Closes once what is queued is written (QEMU went away). */
 void proxy_client_close(ProxyClient *client, const char *reason);
 
@@ -125,6 +140,9 @@ void router_free(Router *router);
 void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKind kind,
                     const QmpRequest *req, QmpValue *msg, const char *raw, gsize raw_len, int *fds,
                     guint n_fds, RouteDone done, gpointer done_data);
+/* Sends the proxy's own command @json (a valid request) to QEMU on
+ * nobody's behalf; @done gets the reply. */
+void router_ask(Router *router, const char *json, gsize len, RouteDone done, gpointer data);
 /* A message from QEMU after negotiation: a reply or an event. */
 void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsize len);
 /* The client is gone: its replies, when they come, are dropped. */

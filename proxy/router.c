@@ -15,6 +15,7 @@
 #include "proxy.h"
 
 #include "framer.h"
+#include "manager.h"
 #include "writer.h"
 
 #include <string.h>
@@ -313,6 +314,16 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
     pump(router);
 }
 
+void router_ask(Router *router, const char *json, gsize len, RouteDone done, gpointer data)
+{
+    g_autoptr(QmpValue) msg = qmp_json_parse(json, len);
+    g_autofree char *problem = NULL;
+    QmpRequest req;
+
+    g_assert(msg && qmp_request_check(msg, FALSE, &req, &problem));
+    router_forward(router, NULL, NULL, ROUTE_COMMAND, &req, msg, json, len, NULL, 0, done, data);
+}
+
 static Route *take_route(Router *router, QmpValue *msg)
 {
     QmpValue *id = qmp_value_dict_get(msg, "id");
@@ -352,25 +363,12 @@ static gboolean unplug_pending(QmpValue *reply)
     return desc && strstr(desc, "already in the process of unplug");
 }
 
-typedef struct {
-    QmpValue *msg;
-    GString *text;
-} Event;
-
-static void send_event(gpointer data, gpointer user_data)
-{
-    Event *ev = user_data;
-
-    proxy_client_event(data, ev->msg, ev->text->str, ev->text->len);
-}
-
 /* An event: to the device manager, then to every negotiated client. */
 static void upstream_event(Router *router, QmpValue *msg, const char *raw, gsize len)
 {
     Trace *trace = proxy_get_trace(router->proxy);
     const char *name = qmp_value_dict_get_string(msg, "event");
     g_autoptr(GString) text = g_string_sized_new(len + 2);
-    Event ev = { msg, text };
 
     if (trace_wants(trace, name)) {
         TraceRecord tr = { TRACE_QEMU_TO_PROXY, "event",    NULL,           name,
@@ -378,6 +376,7 @@ static void upstream_event(Router *router, QmpValue *msg, const char *raw, gsize
         trace_record(trace, &tr);
     }
     dm_event(proxy_get_dm(router->proxy), msg);
+    manager_event(proxy_get_manager(router->proxy), msg);
     if (g_strcmp0(name, "DEVICE_DELETED") == 0) {
         QmpValue *data = qmp_value_dict_get(msg, "data");
         const char *device = data && qmp_value_type(data) == QMP_VALUE_DICT
@@ -390,7 +389,8 @@ static void upstream_event(Router *router, QmpValue *msg, const char *raw, gsize
     }
     g_string_append_len(text, raw, (gssize)len);
     g_string_append(text, "\r\n");
-    proxy_foreach_client(router->proxy, send_event, &ev);
+    ProxyEvent ev = { msg, text->str, text->len };
+    proxy_foreach_client(router->proxy, proxy_event_to_client, &ev);
 }
 
 /* Introspection shows the proxy's own commands beside QEMU's: the reply

@@ -84,9 +84,9 @@ gboolean schema_has_command(const Schema *schema, const char *name)
 }
 
 /* QEMU's name for a JSON type in its visitor messages. */
-static const char *json_type_name(const char *type)
+static const char *json_type_name(const Schema *schema, const char *type)
 {
-    if (strcmp(type, "str") == 0) {
+    if (strcmp(type, "str") == 0 || find(schema, "enum", type)) {
         return "string";
     }
     if (strcmp(type, "int") == 0) {
@@ -98,11 +98,11 @@ static const char *json_type_name(const char *type)
     return type[0] == '[' ? "array" : "object";
 }
 
-static gboolean type_fits(const char *type, QmpValue *v)
+static gboolean type_fits(const Schema *schema, const char *type, QmpValue *v)
 {
     switch (qmp_value_type(v)) {
     case QMP_VALUE_STRING:
-        return strcmp(type, "str") == 0;
+        return strcmp(type, "str") == 0 || find(schema, "enum", type);
     case QMP_VALUE_INT:
     case QMP_VALUE_UINT:
         return strcmp(type, "int") == 0;
@@ -113,6 +113,20 @@ static gboolean type_fits(const char *type, QmpValue *v)
     default:
         return FALSE;
     }
+}
+
+/* Whether @value is one of enum @type's values (TRUE for other types). */
+static gboolean enum_has(const Schema *schema, const char *type, const char *value)
+{
+    QmpValue *def = find(schema, "enum", type);
+    QmpValue *values = def ? qmp_value_dict_get(def, "data") : NULL;
+
+    for (guint i = 0; values && i < qmp_value_list_length(values); i++) {
+        if (g_strcmp0(qmp_value_get_string(qmp_value_list_get(values, i)), value) == 0) {
+            return TRUE;
+        }
+    }
+    return def == NULL;
 }
 
 gboolean schema_check_arguments(const Schema *schema, const char *name, QmpValue *args,
@@ -135,9 +149,14 @@ gboolean schema_check_arguments(const Schema *schema, const char *name, QmpValue
             *error = g_strdup_printf("Parameter '%s' is missing", key);
             return FALSE;
         }
-        if (v && t && !type_fits(t, v)) {
+        if (v && t && !type_fits(schema, t, v)) {
             *error = g_strdup_printf("Invalid parameter type for '%s', expected: %s", key,
-                                     json_type_name(t));
+                                     json_type_name(schema, t));
+            return FALSE;
+        }
+        if (v && t && !enum_has(schema, t, qmp_value_get_string(v))) {
+            *error = g_strdup_printf("Parameter '%s' does not accept value '%s'", key,
+                                     qmp_value_get_string(v));
             return FALSE;
         }
     }
@@ -270,6 +289,12 @@ QmpValue *schema_infos(const Schema *schema)
             qmp_value_dict_add(
                 info, "ret-type",
                 qmp_value_new_string(ret ? type_ref(ret, infos, arrays) : EMPTY_TYPE));
+        } else if ((name = qmp_value_dict_get_string(def, "event"))) {
+            /* this schema's events carry a named struct */
+            const char *data = qmp_value_dict_get_string(def, "data");
+
+            info = info_new(name, "event");
+            qmp_value_dict_add(info, "arg-type", qmp_value_new_string(data ? data : EMPTY_TYPE));
         } else {
             continue;
         }

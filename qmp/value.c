@@ -374,3 +374,16 @@ gboolean qmp_value_equal(const QmpValue *a, const QmpValue *b)
         g_assert_not_reached();
     }
 }
+
+QmpValue *qmp_value_dict_copy_replacing(const QmpValue *dict, const char *key, QmpValue *value)
+{
+    QmpValue *copy = qmp_value_new_dict();
+
+    for (guint i = 0; i < qmp_value_dict_size(dict); i++) {
+        QmpValue *v;
+        const char *k = qmp_value_dict_nth(dict, i, &v);
+
+        qmp_value_dict_add(copy, k, qmp_value_ref(strcmp(k, key) == 0 ? value : v));
+    }
+    return copy;
+}

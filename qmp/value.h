@@ -64,6 +64,9 @@ QmpValue *qmp_value_dict_get(const QmpValue *dict, const char *key);
 /* The string member @key, or NULL when absent or not a string. */
 const char *qmp_value_dict_get_string(const QmpValue *dict, const char *key);
 guint qmp_value_dict_size(const QmpValue *dict);
+/* A new dictionary with @dict's members, in their order, but @key's value
+ * replaced by @value (a reference is taken). */
+QmpValue *qmp_value_dict_copy_replacing(const QmpValue *dict, const char *key, QmpValue *value);
 /* The @i-th member in insertion order. */
 const char *qmp_value_dict_nth(const QmpValue *dict, guint i, QmpValue **item);
 /* The members' indexes in the order QEMU's QDict iterates them. */

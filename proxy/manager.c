@@ -1,0 +1,897 @@
+/* manager.c - the device manager's commands, after Kata's DeviceManager.
+ *
+ * A device is made once per host device (device-new finds the one that
+ * exists by path, or by major:minor for a block device) and lives until
+ * its last reference is dropped. Attaching it the first time hot-plugs it
+ * with the QMP sequence its kind needs; detaching it the last time
+ * unplugs it and, once QEMU reports DEVICE_DELETED, removes its back end.
+ * Addresses come from the core (devices.c): the device_add goes through
+ * the same filling-in as a client's, so both share the index maps.
+ *
+ * Each device runs one operation at a time, from a queue; the head of the
+ * queue is "busy" while QEMU works on it. Operations on different devices
+ * interleave freely. A sequence that fails part way undoes what it did
+ * and the operation fails with one error naming the step and QEMU's
+ * words. */
+#include "manager.h"
+
+#include "framer.h"
+#include "writer.h"
+
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#define EVENT_ATTACHED "__org.qmproxy_DEVICE_ATTACHED"
+#define EVENT_DETACHED "__org.qmproxy_DEVICE_DETACHED"
+#define DEFAULT_SCSI_BUS "scsi0.0"
+/* node names are at most 31 characters: "drive-" and the id */
+#define MAX_ID_LEN 24
+
+typedef enum {
+    KIND_VIRTIO_BLK,
+    KIND_VIRTIO_SCSI,
+    KIND_VHOST_USER_BLK,
+    KIND_VFIO_PCI,
+} Kind;
+
+static const struct {
+    const char *name;   /* in __org.qmproxy_DeviceDriver */
+    const char *driver; /* the QEMU device */
+} kinds[] = {
+    [KIND_VIRTIO_BLK] = { "virtio-blk", "virtio-blk-pci" },
+    [KIND_VIRTIO_SCSI] = { "virtio-scsi", "scsi-hd" },
+    [KIND_VHOST_USER_BLK] = { "vhost-user-blk", "vhost-user-blk-pci" },
+    [KIND_VFIO_PCI] = { "vfio-pci", "vfio-pci" },
+};
+
+typedef enum {
+    STATE_DETACHED,
+    STATE_PLUGGING,
+    STATE_ATTACHED,
+    STATE_UNPLUGGING,
+} State;
+
+static const char *const state_names[] = { "detached", "plugging", "attached", "unplugging" };
+
+typedef enum {
+    OP_QUERY,
+    OP_ATTACH,
+    OP_DETACH,
+    OP_REMOVE,
+    OP_REFERENCE,
+    OP_DEREFERENCE,
+} OpKind;
+
+static const char *const op_commands[] = {
+    [OP_QUERY] = "__org.qmproxy_query-device",
+    [OP_ATTACH] = "__org.qmproxy_device-attach",
+    [OP_DETACH] = "__org.qmproxy_device-detach",
+    [OP_REMOVE] = "__org.qmproxy_device-remove",
+    [OP_REFERENCE] = "__org.qmproxy_device-reference",
+    [OP_DEREFERENCE] = "__org.qmproxy_device-dereference",
+};
+
+#define OWN_PREFIX "__org.qmproxy_"
+
+typedef struct {
+    OpKind kind;
+    ProxyClient *client; /* NULL once it is gone */
+    gpointer slot;
+    QmpValue *req_id;
+} Op;
+
+typedef struct {
+    Manager *m;
+    char *id;
+    Kind kind;
+    char *path;
+    char *key; /* the host device's identity */
+    gboolean read_only;
+    char *bus; /* NULL: the default for its kind */
+    gboolean has_rdev;
+    guint major, minor;
+    guint attach_count;
+    guint ref_count;
+    State state;
+    GQueue ops;       /* of Op, oldest first */
+    gboolean busy;    /* the head operation waits for QEMU */
+    gboolean waiting; /* ... for the unplug to finish */
+    gboolean deleted; /* DEVICE_DELETED came; the back end is on its way out */
+    gboolean running; /* run() is on the stack */
+    gboolean gone;    /* removed from the table; freed when idle */
+    guint unplug_timer;
+} MDevice;
+
+struct Manager {
+    Proxy *proxy;
+    GHashTable *devices; /* id -> MDevice */
+    gboolean closing;
+};
+
+/* One command sent to QEMU for a device. */
+typedef struct {
+    MDevice *d;
+    DmPlug *plug;
+    char *error; /* a failed device_add, while its back end is removed */
+} Step;
+
+static void run(MDevice *d);
+
+static void op_free(Op *op)
+{
+    qmp_value_unref(op->req_id);
+    g_free(op);
+}
+
+static void device_free(MDevice *d)
+{
+    g_clear_handle_id(&d->unplug_timer, g_source_remove);
+    g_queue_clear_full(&d->ops, (GDestroyNotify)op_free);
+    g_free(d->id);
+    g_free(d->path);
+    g_free(d->key);
+    g_free(d->bus);
+    g_free(d);
+}
+
+Manager *manager_new(Proxy *proxy)
+{
+    Manager *m = g_new0(Manager, 1);
+
+    m->proxy = proxy;
+    m->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)device_free);
+    return m;
+}
+
+void manager_shutdown(Manager *m)
+{
+    GHashTableIter iter;
+    MDevice *d;
+
+    m->closing = TRUE;
+    g_hash_table_iter_init(&iter, m->devices);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+        g_clear_handle_id(&d->unplug_timer, g_source_remove);
+        for (GList *l = d->ops.head; l; l = l->next) {
+            ((Op *)l->data)->client = NULL;
+        }
+    }
+}
+
+void manager_free(Manager *m)
+{
+    if (m) {
+        g_hash_table_unref(m->devices);
+        g_free(m);
+    }
+}
+
+static gboolean pretty(Manager *m)
+{
+    return upstream_is_pretty(proxy_get_upstream(m->proxy));
+}
+
+static Dm *dm(Manager *m)
+{
+    return proxy_get_dm(m->proxy);
+}
+
+static const char *node_name(MDevice *d, char *buf, gsize size)
+{
+    g_snprintf(buf, size, "%s-%s", d->kind == KIND_VHOST_USER_BLK ? "char" : "drive", d->id);
+    return buf;
+}
+
+static gboolean has_backend(MDevice *d)
+{
+    return d->kind != KIND_VFIO_PCI;
+}
+
+/* The device as __org.qmproxy_DeviceInfo. */
+static QmpValue *describe(MDevice *d)
+{
+    const char *state = state_names[d->state];
+    QmpValue *info = d->state != STATE_DETACHED ? dm_describe(dm(d->m), d->id, state) : NULL;
+    char backend[64];
+
+    if (!info) {
+        info = qmp_value_new_dict();
+        qmp_value_dict_add(info, "id", qmp_value_new_string(d->id));
+        qmp_value_dict_add(info, "driver", qmp_value_new_string(kinds[d->kind].driver));
+        qmp_value_dict_add(info, "state", qmp_value_new_string(state));
+    }
+    qmp_value_dict_add(info, "kind", qmp_value_new_string(kinds[d->kind].name));
+    qmp_value_dict_add(info, "path", qmp_value_new_string(d->path));
+    qmp_value_dict_add(info, "read-only", qmp_value_new_bool(d->read_only));
+    if (d->has_rdev) {
+        qmp_value_dict_add(info, "major", qmp_value_new_int(d->major));
+        qmp_value_dict_add(info, "minor", qmp_value_new_int(d->minor));
+    }
+    qmp_value_dict_add(info, "attach-count", qmp_value_new_int(d->attach_count));
+    qmp_value_dict_add(info, "reference-count", qmp_value_new_int(d->ref_count));
+    if (d->kind == KIND_VHOST_USER_BLK && d->state != STATE_DETACHED) {
+        qmp_value_dict_add(info, "chardev",
+                           qmp_value_new_string(node_name(d, backend, sizeof(backend))));
+    }
+    return info;
+}
+
+/* Sends event @name about @d to the clients that asked for such events. */
+static void emit(MDevice *d, const char *name)
+{
+    Manager *m = d->m;
+    g_autoptr(QmpValue) event = qmp_value_new_dict();
+    QmpValue *timestamp = qmp_value_new_dict();
+    gint64 now = g_get_real_time();
+
+    if (m->closing) {
+        return;
+    }
+    qmp_value_dict_add(timestamp, "seconds", qmp_value_new_int(now / G_USEC_PER_SEC));
+    qmp_value_dict_add(timestamp, "microseconds", qmp_value_new_int(now % G_USEC_PER_SEC));
+    qmp_value_dict_add(event, "timestamp", timestamp);
+    qmp_value_dict_add(event, "event", qmp_value_new_string(name));
+    qmp_value_dict_add(event, "data", describe(d));
+
+    g_autofree char *json = qmp_json_to_string(event, pretty(m));
+    g_autofree char *text = pretty(m) ? qmp_monitor_text(json) : g_steal_pointer(&json);
+    g_autofree char *line = g_strconcat(text, "\r\n", NULL);
+    ProxyEvent ev = { event, line, strlen(line) };
+
+    proxy_foreach_client(m->proxy, proxy_event_to_client, &ev);
+}
+
+/* Answers the operation at the head of @d's queue and takes it off. */
+static void answer(MDevice *d, QmpValue *ret, const char *klass, const char *desc)
+{
+    Op *op = g_queue_pop_head(&d->ops);
+
+    d->busy = FALSE;
+    d->waiting = FALSE;
+    g_clear_handle_id(&d->unplug_timer, g_source_remove);
+    if (op->client && !d->m->closing) {
+        GString *text = ret ? qmp_reply_return(ret, op->req_id, pretty(d->m))
+                            : qmp_reply_error(klass, desc, op->req_id, pretty(d->m));
+
+        proxy_client_answer(op->client, op->slot, text);
+    }
+    op_free(op);
+}
+
+static void answer_info(MDevice *d)
+{
+    g_autoptr(QmpValue) info = describe(d);
+
+    answer(d, info, NULL, NULL);
+}
+
+/* The short name of the head operation's command, for error messages. */
+static const char *op_name(MDevice *d)
+{
+    Op *op = g_queue_peek_head(&d->ops);
+
+    return op_commands[op->kind] + strlen(OWN_PREFIX);
+}
+
+/* QEMU's error message in @reply, or why there is none. */
+static const char *error_of(QmpValue *reply)
+{
+    QmpValue *err = reply ? qmp_value_dict_get(reply, "error") : NULL;
+    const char *desc = err ? qmp_value_dict_get_string(err, "desc") : NULL;
+
+    if (!reply) {
+        return "QEMU went away";
+    }
+    return desc ? desc : "QEMU answered with an error";
+}
+
+static gboolean succeeded(QmpValue *reply)
+{
+    return reply && qmp_value_dict_get(reply, "return");
+}
+
+static void fail(MDevice *d, const char *step, const char *why)
+{
+    g_autofree char *desc = g_strdup_printf("%s %s: %s failed: %s", op_name(d), d->id, step, why);
+
+    g_message("%s", desc);
+    answer(d, NULL, QMP_CLASS_GENERIC, desc);
+}
+
+static Step *step_new(MDevice *d)
+{
+    Step *s = g_new0(Step, 1);
+
+    s->d = d;
+    return s;
+}
+
+static void step_free(Step *s)
+{
+    g_free(s->error);
+    g_free(s);
+}
+
+/* Sends @json for @d unless the proxy is closing; FALSE if not sent. */
+static gboolean send(MDevice *d, GString *json, RouteDone done, Step *step)
+{
+    if (d->m->closing) {
+        step_free(step);
+        return FALSE;
+    }
+    router_ask(proxy_get_router(d->m->proxy), json->str, json->len, done, step);
+    return TRUE;
+}
+
+static void append_member(GString *json, const char *key, const char *value)
+{
+    g_string_append_printf(json, ", \"%s\": ", key);
+    qmp_json_write_string(json, value);
+}
+
+/* The command that removes @d's back end. */
+static GString *backend_removal(MDevice *d)
+{
+    GString *json = g_string_new(NULL);
+    char name[64];
+
+    node_name(d, name, sizeof(name));
+    if (d->kind == KIND_VHOST_USER_BLK) {
+        g_string_printf(json, "{\"execute\": \"chardev-remove\", \"arguments\": {\"id\": \"%s\"}}",
+                        name);
+    } else {
+        g_string_printf(
+            json, "{\"execute\": \"blockdev-del\", \"arguments\": {\"node-name\": \"%s\"}}", name);
+    }
+    return json;
+}
+
+/* ---- attach: back end, device_add, rollback ---- */
+
+static void on_rolled_back(gpointer data, QmpValue *reply)
+{
+    Step *s = data;
+    MDevice *d = s->d;
+    g_autofree char *why = NULL;
+
+    d->state = STATE_DETACHED;
+    if (reply && !succeeded(reply)) {
+        why = g_strdup_printf("%s (and undoing it failed: %s)", s->error, error_of(reply));
+        g_warning("device %s: its back end is left in QEMU: %s", d->id, error_of(reply));
+    }
+    fail(d, "device_add", why ? why : s->error);
+    step_free(s);
+    run(d);
+}
+
+static void on_device_added(gpointer data, QmpValue *reply)
+{
+    Step *s = data;
+    MDevice *d = s->d;
+
+    dm_plug_done(g_steal_pointer(&s->plug), reply);
+    if (succeeded(reply)) {
+        d->state = STATE_ATTACHED;
+        d->attach_count = 1;
+        g_message("device %s attached", d->id);
+        emit(d, EVENT_ATTACHED);
+        answer_info(d);
+        step_free(s);
+        run(d);
+        return;
+    }
+    s->error = g_strdup(error_of(reply));
+    if (reply && has_backend(d)) {
+        /* the node or chardev made for it goes too */
+        g_autoptr(GString) removal = backend_removal(d);
+
+        if (send(d, removal, on_rolled_back, s)) {
+            return;
+        }
+        s = NULL;
+    }
+    d->state = STATE_DETACHED;
+    fail(d, "device_add", error_of(reply));
+    if (s) {
+        step_free(s);
+    }
+    run(d);
+}
+
+static void add_device(MDevice *d)
+{
+    g_autoptr(GString) json = g_string_new(NULL);
+    g_autoptr(GString) rewritten = NULL;
+    char backend[64];
+    Step *s = step_new(d);
+
+    g_string_printf(json, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"%s\"",
+                    kinds[d->kind].driver);
+    append_member(json, "id", d->id);
+    switch (d->kind) {
+    case KIND_VIRTIO_SCSI:
+        append_member(json, "bus", d->bus ? d->bus : DEFAULT_SCSI_BUS);
+        append_member(json, "drive", node_name(d, backend, sizeof(backend)));
+        break;
+    case KIND_VIRTIO_BLK:
+        append_member(json, "drive", node_name(d, backend, sizeof(backend)));
+        break;
+    case KIND_VHOST_USER_BLK:
+        append_member(json, "chardev", node_name(d, backend, sizeof(backend)));
+        break;
+    case KIND_VFIO_PCI: {
+        /* /sys/bus/pci/devices/0000:01:00.0 -> host=0000:01:00.0 */
+        g_autofree char *host = g_path_get_basename(d->path);
+
+        append_member(json, "host", host);
+        break;
+    }
+    }
+    if (d->bus && d->kind != KIND_VIRTIO_SCSI) {
+        append_member(json, "bus", d->bus);
+    }
+    g_string_append(json, "}}");
+
+    /* the core picks the address, as for a client's device_add */
+    g_autoptr(QmpValue) msg = qmp_json_parse(json->str, json->len);
+    s->plug = dm_device_add(dm(d->m), msg, json->str, json->len, &rewritten);
+    if (rewritten) {
+        g_string_assign(json, rewritten->str);
+    }
+    DmPlug *plug = s->plug;
+    if (!send(d, json, on_device_added, s) && plug) {
+        dm_plug_done(plug, NULL);
+    }
+}
+
+static void on_backend_added(gpointer data, QmpValue *reply)
+{
+    Step *s = data;
+    MDevice *d = s->d;
+
+    step_free(s);
+    if (!succeeded(reply)) {
+        d->state = STATE_DETACHED;
+        fail(d, d->kind == KIND_VHOST_USER_BLK ? "chardev-add" : "blockdev-add", error_of(reply));
+        run(d);
+        return;
+    }
+    add_device(d);
+}
+
+static void plug(MDevice *d)
+{
+    g_autoptr(GString) json = g_string_new(NULL);
+    char name[64];
+
+    d->state = STATE_PLUGGING;
+    d->busy = TRUE;
+    node_name(d, name, sizeof(name));
+    switch (d->kind) {
+    case KIND_VIRTIO_BLK:
+    case KIND_VIRTIO_SCSI:
+        g_string_printf(json,
+                        "{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": \"%s\", "
+                        "\"node-name\": \"%s\", \"read-only\": %s",
+                        d->has_rdev ? "host_device" : "file", name,
+                        d->read_only ? "true" : "false");
+        append_member(json, "filename", d->path);
+        g_string_append(json, "}}");
+        break;
+    case KIND_VHOST_USER_BLK:
+        g_string_printf(json,
+                        "{\"execute\": \"chardev-add\", \"arguments\": {\"id\": \"%s\", "
+                        "\"backend\": {\"type\": \"socket\", \"data\": {\"server\": false, "
+                        "\"addr\": {\"type\": \"unix\", \"data\": {\"path\": ",
+                        name);
+        qmp_json_write_string(json, d->path);
+        g_string_append(json, "}}}}}}");
+        break;
+    case KIND_VFIO_PCI:
+        add_device(d);
+        return;
+    }
+    if (!send(d, json, on_backend_added, step_new(d))) {
+        d->state = STATE_DETACHED;
+    }
+}
+
+/* ---- detach: device_del, DEVICE_DELETED, back end removal ---- */
+
+static gboolean on_unplug_timeout(gpointer data)
+{
+    MDevice *d = data;
+    g_autofree char *desc = NULL;
+
+    d->unplug_timer = 0;
+    desc = g_strdup_printf("%s %s: the guest did not release the device within %u s; it stays "
+                           "unplugging, and a later device-detach waits again",
+                           op_name(d), d->id, proxy_get_options(d->m->proxy)->unplug_timeout);
+    g_message("%s", desc);
+    answer(d, NULL, QMP_CLASS_GENERIC, desc);
+    run(d);
+    return G_SOURCE_REMOVE;
+}
+
+/* The head operation waits until the unplug under way is over. */
+static void wait_unplug(MDevice *d)
+{
+    d->busy = TRUE;
+    d->waiting = TRUE;
+    if (!d->deleted && !d->unplug_timer) {
+        d->unplug_timer = g_timeout_add_seconds(proxy_get_options(d->m->proxy)->unplug_timeout,
+                                                on_unplug_timeout, d);
+    }
+}
+
+/* The unplug is over (with @error when the back end could not be
+ * removed): whoever waited goes on. */
+static void unplugged(MDevice *d, const char *error)
+{
+    Op *op = g_queue_peek_head(&d->ops);
+
+    d->state = STATE_DETACHED;
+    d->deleted = FALSE;
+    d->attach_count = 0;
+    g_message("device %s detached", d->id);
+    emit(d, EVENT_DETACHED);
+    if (op && d->waiting) {
+        if (op->kind != OP_DETACH) {
+            /* an attach or remove that waited runs now */
+            d->busy = d->waiting = FALSE;
+            g_clear_handle_id(&d->unplug_timer, g_source_remove);
+        } else if (error) {
+            fail(d, d->kind == KIND_VHOST_USER_BLK ? "chardev-remove" : "blockdev-del", error);
+        } else {
+            answer_info(d);
+        }
+    }
+    run(d);
+}
+
+static void on_backend_removed(gpointer data, QmpValue *reply)
+{
+    Step *s = data;
+    MDevice *d = s->d;
+
+    step_free(s);
+    if (reply && !succeeded(reply)) {
+        g_warning("device %s: its back end could not be removed: %s", d->id, error_of(reply));
+    }
+    unplugged(d, succeeded(reply) ? NULL : error_of(reply));
+}
+
+/* QEMU has let go of the device: its back end can go. */
+static void remove_backend(MDevice *d)
+{
+    d->deleted = TRUE;
+    g_clear_handle_id(&d->unplug_timer, g_source_remove);
+    if (has_backend(d)) {
+        g_autoptr(GString) removal = backend_removal(d);
+
+        if (send(d, removal, on_backend_removed, step_new(d))) {
+            return;
+        }
+    }
+    unplugged(d, NULL);
+}
+
+static gboolean is_not_found(QmpValue *reply)
+{
+    QmpValue *err = reply ? qmp_value_dict_get(reply, "error") : NULL;
+
+    return err && g_strcmp0(qmp_value_dict_get_string(err, "class"), "DeviceNotFound") == 0;
+}
+
+static void on_device_del(gpointer data, QmpValue *reply)
+{
+    Step *s = data;
+    MDevice *d = s->d;
+
+    step_free(s);
+    if (succeeded(reply) || d->deleted || !reply ||
+        strstr(error_of(reply), "already in the process of unplug")) {
+        return; /* now DEVICE_DELETED, or the time-out */
+    }
+    if (is_not_found(reply)) {
+        /* someone else unplugged it: what it held is ours to remove */
+        remove_backend(d);
+        return;
+    }
+    d->state = STATE_ATTACHED;
+    d->attach_count = 1;
+    if (d->waiting && ((Op *)g_queue_peek_head(&d->ops))->kind == OP_DETACH) {
+        fail(d, "device_del", error_of(reply));
+    } else {
+        d->busy = d->waiting = FALSE;
+        g_clear_handle_id(&d->unplug_timer, g_source_remove);
+    }
+    run(d);
+}
+
+static void unplug(MDevice *d)
+{
+    g_autoptr(GString) json = g_string_new("{\"execute\": \"device_del\", \"arguments\": {");
+
+    d->state = STATE_UNPLUGGING;
+    d->deleted = FALSE;
+    g_string_append(json, "\"id\": ");
+    qmp_json_write_string(json, d->id);
+    g_string_append(json, "}}");
+    wait_unplug(d);
+    send(d, json, on_device_del, step_new(d));
+}
+
+void manager_event(Manager *m, QmpValue *event)
+{
+    QmpValue *data = qmp_value_dict_get(event, "data");
+    const char *id;
+    MDevice *d;
+
+    if (g_strcmp0(qmp_value_dict_get_string(event, "event"), "DEVICE_DELETED") != 0 || !data ||
+        qmp_value_type(data) != QMP_VALUE_DICT ||
+        !(id = qmp_value_dict_get_string(data, "device")) ||
+        !(d = g_hash_table_lookup(m->devices, id)) || d->deleted) {
+        return;
+    }
+    if (d->state == STATE_ATTACHED) {
+        /* a plain device_del of a managed device: it is detached all the same */
+        g_message("device %s was unplugged by a device_del of a client's", d->id);
+        d->state = STATE_UNPLUGGING;
+    }
+    if (d->state == STATE_UNPLUGGING) {
+        remove_backend(d);
+    }
+}
+
+/* ---- operations ---- */
+
+/* Starts the head operation: it completes now, or makes @d busy. */
+static void start(MDevice *d, Op *op)
+{
+    g_autofree char *desc = NULL;
+
+    if (d->gone) {
+        desc = g_strdup_printf("Device '%s' not found", d->id);
+        answer(d, NULL, "DeviceNotFound", desc);
+        return;
+    }
+    if (d->state == STATE_UNPLUGGING &&
+        (op->kind == OP_ATTACH || op->kind == OP_DETACH || op->kind == OP_REMOVE)) {
+        wait_unplug(d);
+        return;
+    }
+    switch (op->kind) {
+    case OP_QUERY:
+        break;
+    case OP_REFERENCE:
+        d->ref_count++;
+        break;
+    case OP_DEREFERENCE:
+        d->ref_count -= d->ref_count > 0;
+        break;
+    case OP_ATTACH:
+        if (d->state == STATE_DETACHED) {
+            plug(d);
+            return;
+        }
+        d->attach_count++;
+        break;
+    case OP_DETACH:
+        if (d->attach_count == 0) {
+            desc = g_strdup_printf("Device '%s' is not attached", d->id);
+            answer(d, NULL, QMP_CLASS_GENERIC, desc);
+            return;
+        }
+        if (--d->attach_count == 0) {
+            unplug(d);
+            return;
+        }
+        break;
+    case OP_REMOVE:
+        if (d->attach_count > 0) {
+            desc = g_strdup_printf("Device '%s' is attached (attach count %u): detach it first",
+                                   d->id, d->attach_count);
+            answer(d, NULL, QMP_CLASS_GENERIC, desc);
+            return;
+        }
+        d->ref_count -= d->ref_count > 0;
+        if (d->ref_count == 0) {
+            g_message("device %s removed", d->id);
+            g_hash_table_steal(d->m->devices, d->id);
+            d->gone = TRUE;
+        }
+        break;
+    }
+    answer_info(d);
+}
+
+/* Runs queued operations until one has to wait for QEMU. */
+static void run(MDevice *d)
+{
+    Op *op;
+
+    if (d->running) {
+        return; /* the caller's loop goes on */
+    }
+    d->running = TRUE;
+    while (!d->busy && !d->m->closing && (op = g_queue_peek_head(&d->ops))) {
+        start(d, op);
+    }
+    d->running = FALSE;
+    if (d->gone && !d->busy && g_queue_is_empty(&d->ops)) {
+        device_free(d);
+    }
+}
+
+static const char *arg_string(const QmpRequest *req, const char *name)
+{
+    return req->arguments ? qmp_value_dict_get_string(req->arguments, name) : NULL;
+}
+
+static void reply_now(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req,
+                      QmpValue *ret, const char *klass, const char *desc)
+{
+    GString *text = ret ? qmp_reply_return(ret, req->id, pretty(m))
+                        : qmp_reply_error(klass, desc, req->id, pretty(m));
+
+    proxy_client_answer(client, slot, text);
+}
+
+static gboolean valid_id(const char *id)
+{
+    gsize len = strlen(id);
+
+    if (len == 0 || len > MAX_ID_LEN || !g_ascii_isalpha(id[0])) {
+        return FALSE;
+    }
+    return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == len;
+}
+
+static gboolean id_taken(Manager *m, const char *id)
+{
+    g_autoptr(QmpValue) in_qemu = dm_describe(dm(m), id, NULL);
+
+    return in_qemu || g_hash_table_contains(m->devices, id);
+}
+
+static MDevice *find_by_key(Manager *m, const char *key)
+{
+    GHashTableIter iter;
+    MDevice *d;
+
+    g_hash_table_iter_init(&iter, m->devices);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+        if (strcmp(d->key, key) == 0) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* Kata's NewDevice: the device for a host device, made if need be. */
+static void device_new(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
+{
+    const char *driver = arg_string(req, "driver");
+    const char *path = arg_string(req, "path");
+    const char *id = arg_string(req, "id");
+    QmpValue *ro = qmp_value_dict_get(req->arguments, "read-only");
+    g_autofree char *desc = NULL;
+    g_autofree char *key = NULL;
+    g_autofree char *generated = NULL;
+    struct stat st;
+    guint kind = 0;
+
+    while (strcmp(kinds[kind].name, driver) != 0) {
+        kind++; /* the schema let only known names through */
+    }
+    gboolean block = kind != KIND_VFIO_PCI && kind != KIND_VHOST_USER_BLK && stat(path, &st) == 0 &&
+                     S_ISBLK(st.st_mode);
+    key = block ? g_strdup_printf("block %u:%u", major(st.st_rdev), minor(st.st_rdev))
+                : g_canonicalize_filename(path, "/");
+
+    MDevice *d = find_by_key(m, key);
+    if (d) {
+        d->ref_count++;
+        g_autoptr(QmpValue) info = describe(d);
+        reply_now(m, client, slot, req, info, NULL, NULL);
+        return;
+    }
+    if (id && !valid_id(id)) {
+        desc = g_strdup_printf("Parameter 'id' expects an identifier of at most %d letters, "
+                               "digits, '-', '.' and '_', starting with a letter",
+                               MAX_ID_LEN);
+    } else if (id && id_taken(m, id)) {
+        desc = g_strdup_printf("Device id '%s' is already in use", id);
+    }
+    if (desc) {
+        reply_now(m, client, slot, req, NULL, QMP_CLASS_GENERIC, desc);
+        return;
+    }
+    for (guint n = 0; !id; n++) {
+        g_free(generated);
+        generated = g_strdup_printf("dev%u", n);
+        id = id_taken(m, generated) ? NULL : generated;
+    }
+    d = g_new0(MDevice, 1);
+    d->m = m;
+    d->id = g_strdup(id);
+    d->kind = kind;
+    d->path = g_strdup(path);
+    d->key = g_steal_pointer(&key);
+    d->read_only = ro && qmp_value_get_bool(ro);
+    d->bus = g_strdup(arg_string(req, "bus"));
+    d->has_rdev = block;
+    if (block) {
+        d->major = major(st.st_rdev);
+        d->minor = minor(st.st_rdev);
+    }
+    d->ref_count = 1;
+    g_queue_init(&d->ops);
+    g_hash_table_insert(m->devices, d->id, d);
+    g_message("device %s made for %s (%s)", d->id, d->path, kinds[kind].name);
+
+    g_autoptr(QmpValue) info = describe(d);
+    reply_now(m, client, slot, req, info, NULL, NULL);
+}
+
+static void query_devices(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
+{
+    g_autoptr(QmpValue) list = dm_query_devices(dm(m), m->devices);
+    GHashTableIter iter;
+    MDevice *d;
+
+    g_hash_table_iter_init(&iter, m->devices);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+        qmp_value_list_append(list, describe(d));
+    }
+    reply_now(m, client, slot, req, list, NULL, NULL);
+}
+
+void manager_execute(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
+{
+    const char *id = arg_string(req, "id");
+    g_autofree char *desc = NULL;
+
+    if (strcmp(req->command, "__org.qmproxy_query-devices") == 0) {
+        query_devices(m, client, slot, req);
+        return;
+    }
+    if (strcmp(req->command, "__org.qmproxy_device-new") == 0) {
+        device_new(m, client, slot, req);
+        return;
+    }
+    MDevice *d = g_hash_table_lookup(m->devices, id);
+    if (!d) {
+        desc = g_strdup_printf("Device '%s' not found", id);
+        reply_now(m, client, slot, req, NULL, "DeviceNotFound", desc);
+        return;
+    }
+    Op *op = g_new0(Op, 1);
+    while (strcmp(op_commands[op->kind], req->command) != 0) {
+        op->kind++; /* the schema let only known commands through */
+    }
+    op->client = client;
+    op->slot = slot;
+    op->req_id = req->id ? qmp_value_ref(req->id) : NULL;
+    g_queue_push_tail(&d->ops, op);
+    run(d);
+}
+
+void manager_forget_client(Manager *m, ProxyClient *client)
+{
+    GHashTableIter iter;
+    MDevice *d;
+
+    g_hash_table_iter_init(&iter, m->devices);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+        for (GList *l = d->ops.head; l; l = l->next) {
+            Op *op = l->data;
+
+            if (op->client == client) {
+                op->client = NULL;
+            }
+        }
+    }
+}
