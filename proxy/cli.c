@@ -42,6 +42,14 @@ static GOptionEntry *entries_for(Cli *cli, gboolean wrap)
           "Seconds a blockdev-del (chardev-remove, netdev_del, object-del) of a device being "
           "unplugged waits for its DEVICE_DELETED (default 10)",
           "SECONDS" },
+        { "state", 0, 0, G_OPTION_ARG_FILENAME, &cli->state,
+          "Keep the device manager's table in FILE, written atomically after every change and "
+          "reconciled with QEMU at start",
+          "FILE" },
+        { "state-reset", 0, 0, G_OPTION_ARG_NONE, &cli->state_reset,
+          "If the --state file is unusable, move it aside (FILE.bad-TIME) and rebuild the table "
+          "from what QEMU has, instead of refusing to start",
+          NULL },
         { "trace", 0, 0, G_OPTION_ARG_FILENAME, &cli->trace,
           "Write every message that crosses the proxy to FILE, one JSON object per line "
           "(read it with: qmproxy trace FILE)",
@@ -275,6 +283,13 @@ gboolean cli_proxy_options(Cli *cli, ProxyOptions *opts, GError **error)
                     "--trace-filter and --trace-max-size need --trace FILE");
         return FALSE;
     }
+    if (cli->state_reset && !cli->state) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "--state-reset needs --state FILE");
+        return FALSE;
+    }
+    opts->state_path = cli->state;
+    opts->state_reset = cli->state_reset;
     opts->trace_path = cli->trace;
     opts->trace_filter =
         g_strcmp0(cli->trace_filter, "hotplug") == 0 ? TRACE_FILTER_HOTPLUG : TRACE_FILTER_ALL;
@@ -295,6 +310,7 @@ void cli_clear(Cli *cli)
     g_free(cli->trace);
     g_free(cli->trace_filter);
     g_free(cli->trace_max);
+    g_free(cli->state);
     g_free(cli->config);
     g_free(cli->qemu);
     if (cli->uids) {

@@ -17,6 +17,8 @@ typedef struct {
     char *trace;
     char *trace_filter;
     char *trace_max;
+    char *state;
+    gboolean state_reset;
     char *config;
     char *qemu; /* wrap: the real QEMU */
     gboolean verbose;

@@ -67,6 +67,8 @@ struct Dm {
     GHashTable *plugging;     /* device id -> Device, device_add on its way */
     GPtrArray *hotplug_buses; /* PCI buses to fill in, in the order given */
     GHashTable *first_slot;   /* "pci:BUS" -> its first hot-pluggable slot + 1 */
+    GFunc changed;            /* a drive name was given or freed */
+    gpointer changed_data;
 };
 
 /* PCI buses the proxy can place devices on, by the QOM type of the
@@ -404,6 +406,9 @@ void dm_plug_done(gpointer data, QmpValue *reply)
     if (reply && qmp_value_dict_get(reply, "return") &&
         !g_hash_table_contains(dm->devices, d->id)) {
         g_hash_table_insert(dm->devices, d->id, d);
+        if (d->blk_index >= 0 && dm->changed) {
+            dm->changed(dm->changed_data, NULL);
+        }
         return;
     }
     /* refused (or never answered): the indexes were never used */
@@ -423,8 +428,44 @@ void dm_event(Dm *dm, QmpValue *event)
     const char *id = qmp_value_dict_get_string(data, "device");
     Device *d = id ? g_hash_table_lookup(dm->devices, id) : NULL;
     if (d) {
+        gboolean named = d->blk_index >= 0;
+
         release_indexes(dm, d);
         g_hash_table_remove(dm->devices, id);
+        if (named && dm->changed) {
+            dm->changed(dm->changed_data, NULL);
+        }
+    }
+}
+
+void dm_set_changed_func(Dm *dm, GFunc func, gpointer data)
+{
+    dm->changed = func;
+    dm->changed_data = data;
+}
+
+QmpValue *dm_drive_indexes(Dm *dm)
+{
+    QmpValue *indexes = qmp_value_new_dict();
+    GHashTableIter iter;
+    Device *d;
+
+    g_hash_table_iter_init(&iter, dm->devices);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+        if (d->blk_index >= 0) {
+            qmp_value_dict_add(indexes, d->id, qmp_value_new_int(d->blk_index));
+        }
+    }
+    return indexes;
+}
+
+void dm_restore_drive_index(Dm *dm, const char *id, guint index)
+{
+    Device *d = g_hash_table_lookup(dm->devices, id);
+
+    if (d && d->blk_index < 0 && is_virtio_blk(d->driver) && index < VIRTIO_BLK_CAPACITY &&
+        index_map_reserve(g_hash_table_lookup(dm->maps, VIRTIO_BLK_NS), index)) {
+        d->blk_index = (gint)index;
     }
 }
 

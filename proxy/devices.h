@@ -25,6 +25,13 @@ DmPlug *dm_device_add(Dm *dm, QmpValue *msg, const char *raw, gsize raw_len, GSt
 /* QEMU's answer to that device_add (a RouteDone): an error, or none at
  * all, frees what was taken. Frees @plug. */
 void dm_plug_done(gpointer plug, QmpValue *reply);
+/* @func(@data, NULL) is called when a virtio-blk drive name is given or
+ * freed: what QEMU cannot tell after a restart (dm_drive_indexes()). */
+void dm_set_changed_func(Dm *dm, GFunc func, gpointer data);
+/* {device id: virtio-blk index} of the devices QEMU has. */
+QmpValue *dm_drive_indexes(Dm *dm);
+/* Gives device @id (learnt from QEMU) back the drive name it had. */
+void dm_restore_drive_index(Dm *dm, const char *id, guint index);
 /* A QMP event from QEMU: DEVICE_DELETED frees the device's index. */
 void dm_event(Dm *dm, QmpValue *event);
 /* A device QEMU had before the proxy came. */

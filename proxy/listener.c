@@ -17,6 +17,7 @@
 
 struct Listener {
     char *path;
+    gboolean activated; /* passed by systemd, which owns the file */
     int fd;
     guint watch;
     Proxy *proxy;
@@ -216,6 +217,53 @@ void listener_start(Listener *l, Proxy *proxy)
     l->watch = g_unix_fd_add(l->fd, G_IO_IN, on_accept, l);
 }
 
+/* systemd's first passed descriptor (sd_listen_fds(3)) */
+#define LISTEN_FDS_START 3
+
+Listener *listener_new_activated(GError **error)
+{
+    const char *pid = g_getenv("LISTEN_PID");
+    const char *fds = g_getenv("LISTEN_FDS");
+    struct sockaddr_un addr = { 0 };
+    socklen_t len = sizeof(addr);
+    int listening = 0;
+    socklen_t optlen = sizeof(listening);
+
+    if (!pid || !fds || g_ascii_strtoull(pid, NULL, 10) != (guint64)getpid()) {
+        return NULL;
+    }
+    /* not for the children (QEMU under wrap) */
+    g_unsetenv("LISTEN_PID");
+    g_unsetenv("LISTEN_FDS");
+    g_unsetenv("LISTEN_FDNAMES");
+    if (strcmp(fds, "1") != 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "systemd passed %s sockets; qmproxy listens on one", fds);
+        return NULL;
+    }
+    int fd = LISTEN_FDS_START;
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 || addr.sun_family != AF_UNIX ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) < 0 || !listening) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "the socket systemd passed is not a listening unix socket");
+        return NULL;
+    }
+    g_unix_set_fd_nonblocking(fd, TRUE, NULL);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+    Listener *l = g_new0(Listener, 1);
+    l->activated = TRUE;
+    l->path = g_strndup(addr.sun_path, sizeof(addr.sun_path));
+    l->fd = fd;
+    l->next_number = 1;
+    return l;
+}
+
+const char *listener_get_path(Listener *l)
+{
+    return l->path;
+}
+
 void listener_free(Listener *l)
 {
     if (!l) {
@@ -223,7 +271,10 @@ void listener_free(Listener *l)
     }
     g_clear_handle_id(&l->watch, g_source_remove);
     close(l->fd);
-    g_unlink(l->path);
+    /* systemd's socket outlives us: the next proxy takes it over */
+    if (!l->activated) {
+        g_unlink(l->path);
+    }
     g_free(l->path);
     g_free(l);
 }

@@ -45,7 +45,8 @@ static int run_daemon(int argc, char **argv)
         status = 0;
         goto out;
     }
-    if (!cli.upstream || !cli.listen) {
+    /* under systemd's socket activation the socket comes ready-made */
+    if (!cli.upstream || (!cli.listen && !g_getenv("LISTEN_FDS"))) {
         g_printerr("qmproxy: %s is required (see --help)\n",
                    !cli.upstream ? "--upstream" : "--listen");
         goto out;

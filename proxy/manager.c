@@ -13,7 +13,7 @@
  * interleave freely. A sequence that fails part way undoes what it did
  * and the operation fails with one error naming the step and QEMU's
  * words. */
-#include "manager.h"
+#include "manager-internal.h"
 
 #include "framer.h"
 #include "writer.h"
@@ -27,34 +27,28 @@
 #define DEFAULT_SCSI_BUS "scsi0.0"
 /* node names are at most 31 characters: "drive-" and the id */
 #define MAX_ID_LEN 24
+#define OWN_PREFIX "__org.qmproxy_"
 
-typedef enum {
-    KIND_VIRTIO_BLK,
-    KIND_VIRTIO_SCSI,
-    KIND_VHOST_USER_BLK,
-    KIND_VFIO_PCI,
-} Kind;
-
-static const struct {
-    const char *name;   /* in __org.qmproxy_DeviceDriver */
-    const char *driver; /* the QEMU device */
-} kinds[] = {
-    [KIND_VIRTIO_BLK] = { "virtio-blk", "virtio-blk-pci" },
-    [KIND_VIRTIO_SCSI] = { "virtio-scsi", "scsi-hd" },
-    [KIND_VHOST_USER_BLK] = { "vhost-user-blk", "vhost-user-blk-pci" },
-    [KIND_VFIO_PCI] = { "vfio-pci", "vfio-pci" },
+const char *const manager_kind_names[KIND_COUNT] = {
+    [KIND_VIRTIO_BLK] = "virtio-blk",
+    [KIND_VIRTIO_SCSI] = "virtio-scsi",
+    [KIND_VHOST_USER_BLK] = "vhost-user-blk",
+    [KIND_VFIO_PCI] = "vfio-pci",
 };
 
-typedef enum {
-    STATE_DETACHED,
-    STATE_PLUGGING,
-    STATE_ATTACHED,
-    STATE_UNPLUGGING,
-} State;
+/* the QEMU device each kind becomes */
+static const char *const kind_drivers[KIND_COUNT] = {
+    [KIND_VIRTIO_BLK] = "virtio-blk-pci",
+    [KIND_VIRTIO_SCSI] = "scsi-hd",
+    [KIND_VHOST_USER_BLK] = "vhost-user-blk-pci",
+    [KIND_VFIO_PCI] = "vfio-pci",
+};
 
-static const char *const state_names[] = { "detached", "plugging", "attached", "unplugging" };
+const char *const manager_state_names[STATE_COUNT] = { "detached", "plugging", "attached",
+                                                       "unplugging" };
 
 typedef enum {
+    OP_NEW,
     OP_QUERY,
     OP_ATTACH,
     OP_DETACH,
@@ -64,6 +58,7 @@ typedef enum {
 } OpKind;
 
 static const char *const op_commands[] = {
+    [OP_NEW] = "__org.qmproxy_device-new",
     [OP_QUERY] = "__org.qmproxy_query-device",
     [OP_ATTACH] = "__org.qmproxy_device-attach",
     [OP_DETACH] = "__org.qmproxy_device-detach",
@@ -72,8 +67,6 @@ static const char *const op_commands[] = {
     [OP_DEREFERENCE] = "__org.qmproxy_device-dereference",
 };
 
-#define OWN_PREFIX "__org.qmproxy_"
-
 typedef struct {
     OpKind kind;
     ProxyClient *client; /* NULL once it is gone */
@@ -81,40 +74,20 @@ typedef struct {
     QmpValue *req_id;
 } Op;
 
-typedef struct {
-    Manager *m;
-    char *id;
-    Kind kind;
-    char *path;
-    char *key; /* the host device's identity */
-    gboolean read_only;
-    char *bus; /* NULL: the default for its kind */
-    gboolean has_rdev;
-    guint major, minor;
-    guint attach_count;
-    guint ref_count;
-    State state;
-    GQueue ops;       /* of Op, oldest first */
-    gboolean busy;    /* the head operation waits for QEMU */
-    gboolean waiting; /* ... for the unplug to finish */
-    gboolean deleted; /* DEVICE_DELETED came; the back end is on its way out */
-    gboolean running; /* run() is on the stack */
-    gboolean gone;    /* removed from the table; freed when idle */
-    guint unplug_timer;
-} MDevice;
-
-struct Manager {
-    Proxy *proxy;
-    GHashTable *devices; /* id -> MDevice */
-    gboolean closing;
-};
-
 /* One command sent to QEMU for a device. */
 typedef struct {
     MDevice *d;
     DmPlug *plug;
     char *error; /* a failed device_add, while its back end is removed */
 } Step;
+
+/* A save a device waits for. */
+typedef void (*Then)(MDevice *d, const GError *error);
+typedef struct {
+    Manager *m;
+    MDevice *d;
+    Then then;
+} Saving;
 
 static void run(MDevice *d);
 
@@ -124,7 +97,19 @@ static void op_free(Op *op)
     g_free(op);
 }
 
-static void device_free(MDevice *d)
+MDevice *manager_device_new(Manager *m, const char *id, Kind kind, const char *path)
+{
+    MDevice *d = g_new0(MDevice, 1);
+
+    d->m = m;
+    d->id = g_strdup(id);
+    d->kind = kind;
+    d->path = g_strdup(path);
+    g_queue_init(&d->ops);
+    return d;
+}
+
+void manager_device_free(MDevice *d)
 {
     g_clear_handle_id(&d->unplug_timer, g_source_remove);
     g_queue_clear_full(&d->ops, (GDestroyNotify)op_free);
@@ -132,6 +117,7 @@ static void device_free(MDevice *d)
     g_free(d->path);
     g_free(d->key);
     g_free(d->bus);
+    g_free(d->outcome_error);
     g_free(d);
 }
 
@@ -140,7 +126,9 @@ Manager *manager_new(Proxy *proxy)
     Manager *m = g_new0(Manager, 1);
 
     m->proxy = proxy;
-    m->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)device_free);
+    m->devices =
+        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)manager_device_free);
+    m->savings = g_ptr_array_new_with_free_func(g_free);
     return m;
 }
 
@@ -150,6 +138,7 @@ void manager_shutdown(Manager *m)
     MDevice *d;
 
     m->closing = TRUE;
+    g_clear_pointer(&m->state, state_file_free);
     g_hash_table_iter_init(&iter, m->devices);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
         g_clear_handle_id(&d->unplug_timer, g_source_remove);
@@ -162,7 +151,12 @@ void manager_shutdown(Manager *m)
 void manager_free(Manager *m)
 {
     if (m) {
+        state_file_free(m->state);
         g_hash_table_unref(m->devices);
+        g_ptr_array_unref(m->savings);
+        g_clear_pointer(&m->drive_names, g_hash_table_unref);
+        qmp_value_unref(m->nodes);
+        qmp_value_unref(m->chardevs);
         g_free(m);
     }
 }
@@ -177,13 +171,13 @@ static Dm *dm(Manager *m)
     return proxy_get_dm(m->proxy);
 }
 
-static const char *node_name(MDevice *d, char *buf, gsize size)
+const char *manager_backend_name(MDevice *d, char *buf, gsize size)
 {
     g_snprintf(buf, size, "%s-%s", d->kind == KIND_VHOST_USER_BLK ? "char" : "drive", d->id);
     return buf;
 }
 
-static gboolean has_backend(MDevice *d)
+gboolean manager_has_backend(MDevice *d)
 {
     return d->kind != KIND_VFIO_PCI;
 }
@@ -191,17 +185,17 @@ static gboolean has_backend(MDevice *d)
 /* The device as __org.qmproxy_DeviceInfo. */
 static QmpValue *describe(MDevice *d)
 {
-    const char *state = state_names[d->state];
+    const char *state = manager_state_names[d->state];
     QmpValue *info = d->state != STATE_DETACHED ? dm_describe(dm(d->m), d->id, state) : NULL;
     char backend[64];
 
     if (!info) {
         info = qmp_value_new_dict();
         qmp_value_dict_add(info, "id", qmp_value_new_string(d->id));
-        qmp_value_dict_add(info, "driver", qmp_value_new_string(kinds[d->kind].driver));
+        qmp_value_dict_add(info, "driver", qmp_value_new_string(kind_drivers[d->kind]));
         qmp_value_dict_add(info, "state", qmp_value_new_string(state));
     }
-    qmp_value_dict_add(info, "kind", qmp_value_new_string(kinds[d->kind].name));
+    qmp_value_dict_add(info, "kind", qmp_value_new_string(manager_kind_names[d->kind]));
     qmp_value_dict_add(info, "path", qmp_value_new_string(d->path));
     qmp_value_dict_add(info, "read-only", qmp_value_new_bool(d->read_only));
     if (d->has_rdev) {
@@ -212,7 +206,7 @@ static QmpValue *describe(MDevice *d)
     qmp_value_dict_add(info, "reference-count", qmp_value_new_int(d->ref_count));
     if (d->kind == KIND_VHOST_USER_BLK && d->state != STATE_DETACHED) {
         qmp_value_dict_add(info, "chardev",
-                           qmp_value_new_string(node_name(d, backend, sizeof(backend))));
+                           qmp_value_new_string(manager_backend_name(d, backend, sizeof(backend))));
     }
     return info;
 }
@@ -222,12 +216,12 @@ static void emit(MDevice *d, const char *name)
 {
     Manager *m = d->m;
     g_autoptr(QmpValue) event = qmp_value_new_dict();
-    QmpValue *timestamp = qmp_value_new_dict();
     gint64 now = g_get_real_time();
 
     if (m->closing) {
         return;
     }
+    QmpValue *timestamp = qmp_value_new_dict();
     qmp_value_dict_add(timestamp, "seconds", qmp_value_new_int(now / G_USEC_PER_SEC));
     qmp_value_dict_add(timestamp, "microseconds", qmp_value_new_int(now % G_USEC_PER_SEC));
     qmp_value_dict_add(event, "timestamp", timestamp);
@@ -266,12 +260,12 @@ static void answer_info(MDevice *d)
     answer(d, info, NULL, NULL);
 }
 
-/* The short name of the head operation's command, for error messages. */
+/* The short name of the head operation's command, for messages. */
 static const char *op_name(MDevice *d)
 {
     Op *op = g_queue_peek_head(&d->ops);
 
-    return op_commands[op->kind] + strlen(OWN_PREFIX);
+    return op ? op_commands[op->kind] + strlen(OWN_PREFIX) : "device";
 }
 
 /* QEMU's error message in @reply, or why there is none. */
@@ -291,13 +285,102 @@ static gboolean succeeded(QmpValue *reply)
     return reply && qmp_value_dict_get(reply, "return");
 }
 
+/* ---- saving ---- */
+
+static void on_saved(gpointer data, const GError *error)
+{
+    Saving *s = data;
+    Manager *m = s->m;
+
+    s->then(s->d, error);
+    g_ptr_array_remove_fast(m->savings, s);
+}
+
+/* Makes the change just made to @d durable, then calls @then (at once
+ * without --state). */
+static void persist(MDevice *d, Then then)
+{
+    Manager *m = d->m;
+
+    if (!m->state) {
+        then(d, NULL);
+        return;
+    }
+    Saving *s = g_new(Saving, 1);
+    s->m = m;
+    s->d = d;
+    s->then = then;
+    /* owned here: a save cut short by shutdown never calls back */
+    g_ptr_array_add(m->savings, s);
+    state_file_save(m->state, on_saved, s);
+}
+
+void manager_save(Manager *m)
+{
+    if (m->state && !m->closing) {
+        state_file_save(m->state, NULL, NULL);
+    }
+}
+
+static void concluded(MDevice *d, const GError *save_error)
+{
+    g_autofree char *error = g_steal_pointer(&d->outcome_error);
+    const char *event = g_steal_pointer(&d->outcome_event);
+
+    if (event) {
+        emit(d, event);
+    }
+    if (!error && save_error) {
+        error = g_strdup_printf("%s %s: done, but the device table could not be saved: %s",
+                                op_name(d), d->id, save_error->message);
+    }
+    if (error) {
+        g_message("%s", error);
+        answer(d, NULL, QMP_CLASS_GENERIC, error);
+    } else {
+        answer_info(d);
+    }
+    run(d);
+}
+
+/* The sequence under way is over: once @d's new state is saved, the head
+ * operation is answered (@error, taken: NULL for success) and @event
+ * (may be NULL) sent. */
+static void conclude(MDevice *d, char *error, const char *event)
+{
+    g_free(d->outcome_error);
+    d->outcome_error = error;
+    d->outcome_event = event;
+    persist(d, concluded);
+}
+
 static void fail(MDevice *d, const char *step, const char *why)
 {
-    g_autofree char *desc = g_strdup_printf("%s %s: %s failed: %s", op_name(d), d->id, step, why);
+    conclude(d, g_strdup_printf("%s %s: %s failed: %s", op_name(d), d->id, step, why), NULL);
+}
+
+/* A change to be saved before anything is sent to QEMU could not be:
+ * memory goes back to what the disk still says. */
+static void refuse_unsaved(MDevice *d, const GError *error)
+{
+    g_autofree char *desc = g_strdup_printf("%s %s: cannot save the device table: %s", op_name(d),
+                                            d->id, error->message);
 
     g_message("%s", desc);
+    d->attach_count = d->undo_attach;
+    d->ref_count = d->undo_ref;
+    d->state = d->undo_state;
+    d->removed = FALSE;
+    if (d->unsaved) {
+        /* never on disk: it goes as if never made */
+        g_hash_table_steal(d->m->devices, d->id);
+        d->gone = TRUE;
+    }
     answer(d, NULL, QMP_CLASS_GENERIC, desc);
+    run(d);
 }
+
+/* ---- steps ---- */
 
 static Step *step_new(MDevice *d)
 {
@@ -330,13 +413,12 @@ static void append_member(GString *json, const char *key, const char *value)
     qmp_json_write_string(json, value);
 }
 
-/* The command that removes @d's back end. */
-static GString *backend_removal(MDevice *d)
+GString *manager_backend_removal(MDevice *d)
 {
     GString *json = g_string_new(NULL);
     char name[64];
 
-    node_name(d, name, sizeof(name));
+    manager_backend_name(d, name, sizeof(name));
     if (d->kind == KIND_VHOST_USER_BLK) {
         g_string_printf(json, "{\"execute\": \"chardev-remove\", \"arguments\": {\"id\": \"%s\"}}",
                         name);
@@ -362,7 +444,6 @@ static void on_rolled_back(gpointer data, QmpValue *reply)
     }
     fail(d, "device_add", why ? why : s->error);
     step_free(s);
-    run(d);
 }
 
 static void on_device_added(gpointer data, QmpValue *reply)
@@ -372,19 +453,17 @@ static void on_device_added(gpointer data, QmpValue *reply)
 
     dm_plug_done(g_steal_pointer(&s->plug), reply);
     if (succeeded(reply)) {
+        step_free(s);
         d->state = STATE_ATTACHED;
         d->attach_count = 1;
         g_message("device %s attached", d->id);
-        emit(d, EVENT_ATTACHED);
-        answer_info(d);
-        step_free(s);
-        run(d);
+        conclude(d, NULL, EVENT_ATTACHED);
         return;
     }
     s->error = g_strdup(error_of(reply));
-    if (reply && has_backend(d)) {
+    if (reply && manager_has_backend(d)) {
         /* the node or chardev made for it goes too */
-        g_autoptr(GString) removal = backend_removal(d);
+        g_autoptr(GString) removal = manager_backend_removal(d);
 
         if (send(d, removal, on_rolled_back, s)) {
             return;
@@ -396,7 +475,6 @@ static void on_device_added(gpointer data, QmpValue *reply)
     if (s) {
         step_free(s);
     }
-    run(d);
 }
 
 static void add_device(MDevice *d)
@@ -407,20 +485,22 @@ static void add_device(MDevice *d)
     Step *s = step_new(d);
 
     g_string_printf(json, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"%s\"",
-                    kinds[d->kind].driver);
+                    kind_drivers[d->kind]);
     append_member(json, "id", d->id);
+    manager_backend_name(d, backend, sizeof(backend));
     switch (d->kind) {
     case KIND_VIRTIO_SCSI:
         append_member(json, "bus", d->bus ? d->bus : DEFAULT_SCSI_BUS);
-        append_member(json, "drive", node_name(d, backend, sizeof(backend)));
+        append_member(json, "drive", backend);
         break;
     case KIND_VIRTIO_BLK:
-        append_member(json, "drive", node_name(d, backend, sizeof(backend)));
+        append_member(json, "drive", backend);
         break;
     case KIND_VHOST_USER_BLK:
-        append_member(json, "chardev", node_name(d, backend, sizeof(backend)));
+        append_member(json, "chardev", backend);
         break;
-    case KIND_VFIO_PCI: {
+    case KIND_VFIO_PCI:
+    case KIND_COUNT: {
         /* /sys/bus/pci/devices/0000:01:00.0 -> host=0000:01:00.0 */
         g_autofree char *host = g_path_get_basename(d->path);
 
@@ -454,20 +534,22 @@ static void on_backend_added(gpointer data, QmpValue *reply)
     if (!succeeded(reply)) {
         d->state = STATE_DETACHED;
         fail(d, d->kind == KIND_VHOST_USER_BLK ? "chardev-add" : "blockdev-add", error_of(reply));
-        run(d);
         return;
     }
     add_device(d);
 }
 
-static void plug(MDevice *d)
+/* The plug is on record (state plugging): QEMU may get it. */
+static void plug_saved(MDevice *d, const GError *error)
 {
     g_autoptr(GString) json = g_string_new(NULL);
     char name[64];
 
-    d->state = STATE_PLUGGING;
-    d->busy = TRUE;
-    node_name(d, name, sizeof(name));
+    if (error) {
+        refuse_unsaved(d, error);
+        return;
+    }
+    manager_backend_name(d, name, sizeof(name));
     switch (d->kind) {
     case KIND_VIRTIO_BLK:
     case KIND_VIRTIO_SCSI:
@@ -489,12 +571,18 @@ static void plug(MDevice *d)
         g_string_append(json, "}}}}}}");
         break;
     case KIND_VFIO_PCI:
+    case KIND_COUNT:
         add_device(d);
         return;
     }
-    if (!send(d, json, on_backend_added, step_new(d))) {
-        d->state = STATE_DETACHED;
-    }
+    send(d, json, on_backend_added, step_new(d));
+}
+
+static void plug(MDevice *d)
+{
+    d->state = STATE_PLUGGING;
+    d->busy = TRUE;
+    persist(d, plug_saved);
 }
 
 /* ---- detach: device_del, DEVICE_DELETED, back end removal ---- */
@@ -525,8 +613,16 @@ static void wait_unplug(MDevice *d)
     }
 }
 
+static void unplug_settled(MDevice *d, const GError *error)
+{
+    d->settling = FALSE;
+    emit(d, EVENT_DETACHED);
+    run(d);
+}
+
 /* The unplug is over (with @error when the back end could not be
- * removed): whoever waited goes on. */
+ * removed): a detach that waited is answered, anything else that waited
+ * runs again. */
 static void unplugged(MDevice *d, const char *error)
 {
     Op *op = g_queue_peek_head(&d->ops);
@@ -535,19 +631,25 @@ static void unplugged(MDevice *d, const char *error)
     d->deleted = FALSE;
     d->attach_count = 0;
     g_message("device %s detached", d->id);
-    emit(d, EVENT_DETACHED);
-    if (op && d->waiting) {
-        if (op->kind != OP_DETACH) {
-            /* an attach or remove that waited runs now */
-            d->busy = d->waiting = FALSE;
-            g_clear_handle_id(&d->unplug_timer, g_source_remove);
-        } else if (error) {
-            fail(d, d->kind == KIND_VHOST_USER_BLK ? "chardev-remove" : "blockdev-del", error);
+    g_clear_handle_id(&d->unplug_timer, g_source_remove);
+    if (op && d->waiting && op->kind == OP_DETACH) {
+        d->waiting = FALSE;
+        if (error) {
+            conclude(d,
+                     g_strdup_printf(
+                         "%s %s: %s failed: %s", op_name(d), d->id,
+                         d->kind == KIND_VHOST_USER_BLK ? "chardev-remove" : "blockdev-del", error),
+                     EVENT_DETACHED);
         } else {
-            answer_info(d);
+            conclude(d, NULL, EVENT_DETACHED);
         }
+        return;
     }
-    run(d);
+    if (d->waiting) {
+        d->busy = d->waiting = FALSE;
+    }
+    d->settling = TRUE;
+    persist(d, unplug_settled);
 }
 
 static void on_backend_removed(gpointer data, QmpValue *reply)
@@ -567,8 +669,8 @@ static void remove_backend(MDevice *d)
 {
     d->deleted = TRUE;
     g_clear_handle_id(&d->unplug_timer, g_source_remove);
-    if (has_backend(d)) {
-        g_autoptr(GString) removal = backend_removal(d);
+    if (manager_has_backend(d)) {
+        g_autoptr(GString) removal = manager_backend_removal(d);
 
         if (send(d, removal, on_backend_removed, step_new(d))) {
             return;
@@ -599,28 +701,48 @@ static void on_device_del(gpointer data, QmpValue *reply)
         remove_backend(d);
         return;
     }
+    /* refused: the device stays */
     d->state = STATE_ATTACHED;
     d->attach_count = 1;
+    g_clear_handle_id(&d->unplug_timer, g_source_remove);
     if (d->waiting && ((Op *)g_queue_peek_head(&d->ops))->kind == OP_DETACH) {
+        d->waiting = FALSE;
         fail(d, "device_del", error_of(reply));
-    } else {
-        d->busy = d->waiting = FALSE;
-        g_clear_handle_id(&d->unplug_timer, g_source_remove);
+        return;
     }
+    d->busy = d->waiting = FALSE;
+    manager_save(d->m);
     run(d);
+}
+
+void manager_send_device_del(MDevice *d)
+{
+    g_autoptr(GString) json = g_string_new("{\"execute\": \"device_del\", \"arguments\": {");
+
+    g_string_append(json, "\"id\": ");
+    qmp_json_write_string(json, d->id);
+    g_string_append(json, "}}");
+    send(d, json, on_device_del, step_new(d));
+}
+
+/* The unplug is on record (state unplugging): QEMU may get it. */
+static void unplug_saved(MDevice *d, const GError *error)
+{
+    if (error) {
+        refuse_unsaved(d, error);
+        return;
+    }
+    wait_unplug(d);
+    manager_send_device_del(d);
 }
 
 static void unplug(MDevice *d)
 {
-    g_autoptr(GString) json = g_string_new("{\"execute\": \"device_del\", \"arguments\": {");
-
     d->state = STATE_UNPLUGGING;
+    d->attach_count = 0;
     d->deleted = FALSE;
-    g_string_append(json, "\"id\": ");
-    qmp_json_write_string(json, d->id);
-    g_string_append(json, "}}");
-    wait_unplug(d);
-    send(d, json, on_device_del, step_new(d));
+    d->busy = TRUE;
+    persist(d, unplug_saved);
 }
 
 void manager_event(Manager *m, QmpValue *event)
@@ -636,8 +758,8 @@ void manager_event(Manager *m, QmpValue *event)
         return;
     }
     if (d->state == STATE_ATTACHED) {
-        /* a plain device_del of a managed device: it is detached all the same */
-        g_message("device %s was unplugged by a device_del of a client's", d->id);
+        /* a plain device_del of a managed device: detached all the same */
+        g_message("device %s was unplugged by a client's device_del", d->id);
         d->state = STATE_UNPLUGGING;
     }
     if (d->state == STATE_UNPLUGGING) {
@@ -646,6 +768,23 @@ void manager_event(Manager *m, QmpValue *event)
 }
 
 /* ---- operations ---- */
+
+/* A change of counts is saved: answered, or undone. */
+static void counted(MDevice *d, const GError *error)
+{
+    if (error) {
+        refuse_unsaved(d, error);
+        return;
+    }
+    d->unsaved = FALSE;
+    if (d->removed) {
+        g_message("device %s removed", d->id);
+        g_hash_table_steal(d->m->devices, d->id);
+        d->gone = TRUE;
+    }
+    answer_info(d);
+    run(d);
+}
 
 /* Starts the head operation: it completes now, or makes @d busy. */
 static void start(MDevice *d, Op *op)
@@ -662,9 +801,14 @@ static void start(MDevice *d, Op *op)
         wait_unplug(d);
         return;
     }
+    d->undo_attach = d->attach_count;
+    d->undo_ref = d->ref_count;
+    d->undo_state = d->state;
     switch (op->kind) {
     case OP_QUERY:
-        break;
+        answer_info(d);
+        return;
+    case OP_NEW:
     case OP_REFERENCE:
         d->ref_count++;
         break;
@@ -684,30 +828,28 @@ static void start(MDevice *d, Op *op)
             answer(d, NULL, QMP_CLASS_GENERIC, desc);
             return;
         }
-        if (--d->attach_count == 0) {
+        if (d->attach_count == 1) {
             unplug(d);
             return;
         }
+        d->attach_count--;
         break;
     case OP_REMOVE:
-        if (d->attach_count > 0) {
+        if (d->attach_count > 0 || d->state != STATE_DETACHED) {
             desc = g_strdup_printf("Device '%s' is attached (attach count %u): detach it first",
                                    d->id, d->attach_count);
             answer(d, NULL, QMP_CLASS_GENERIC, desc);
             return;
         }
         d->ref_count -= d->ref_count > 0;
-        if (d->ref_count == 0) {
-            g_message("device %s removed", d->id);
-            g_hash_table_steal(d->m->devices, d->id);
-            d->gone = TRUE;
-        }
+        d->removed = d->ref_count == 0;
         break;
     }
-    answer_info(d);
+    d->busy = TRUE;
+    persist(d, counted);
 }
 
-/* Runs queued operations until one has to wait for QEMU. */
+/* Runs queued operations until one has to wait for QEMU or the disk. */
 static void run(MDevice *d)
 {
     Op *op;
@@ -716,12 +858,12 @@ static void run(MDevice *d)
         return; /* the caller's loop goes on */
     }
     d->running = TRUE;
-    while (!d->busy && !d->m->closing && (op = g_queue_peek_head(&d->ops))) {
+    while (!d->busy && !d->settling && !d->m->closing && (op = g_queue_peek_head(&d->ops))) {
         start(d, op);
     }
     d->running = FALSE;
-    if (d->gone && !d->busy && g_queue_is_empty(&d->ops)) {
-        device_free(d);
+    if (d->gone && !d->busy && !d->settling && g_queue_is_empty(&d->ops)) {
+        manager_device_free(d);
     }
 }
 
@@ -739,7 +881,20 @@ static void reply_now(Manager *m, ProxyClient *client, gpointer slot, const QmpR
     proxy_client_answer(client, slot, text);
 }
 
-static gboolean valid_id(const char *id)
+static void queue_op(MDevice *d, OpKind kind, ProxyClient *client, gpointer slot,
+                     const QmpRequest *req)
+{
+    Op *op = g_new0(Op, 1);
+
+    op->kind = kind;
+    op->client = client;
+    op->slot = slot;
+    op->req_id = req->id ? qmp_value_ref(req->id) : NULL;
+    g_queue_push_tail(&d->ops, op);
+    run(d);
+}
+
+gboolean manager_valid_id(const char *id)
 {
     gsize len = strlen(id);
 
@@ -770,6 +925,15 @@ static MDevice *find_by_key(Manager *m, const char *key)
     return NULL;
 }
 
+char *manager_device_key(Kind kind, const char *path, struct stat *st)
+{
+    if (kind != KIND_VFIO_PCI && kind != KIND_VHOST_USER_BLK && stat(path, st) == 0 &&
+        S_ISBLK(st->st_mode)) {
+        return g_strdup_printf("block %u:%u", major(st->st_rdev), minor(st->st_rdev));
+    }
+    return g_canonicalize_filename(path, "/");
+}
+
 /* Kata's NewDevice: the device for a host device, made if need be. */
 static void device_new(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
 {
@@ -778,27 +942,20 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
     const char *id = arg_string(req, "id");
     QmpValue *ro = qmp_value_dict_get(req->arguments, "read-only");
     g_autofree char *desc = NULL;
-    g_autofree char *key = NULL;
     g_autofree char *generated = NULL;
-    struct stat st;
-    guint kind = 0;
+    struct stat st = { 0 };
+    Kind kind = 0;
 
-    while (strcmp(kinds[kind].name, driver) != 0) {
+    while (strcmp(manager_kind_names[kind], driver) != 0) {
         kind++; /* the schema let only known names through */
     }
-    gboolean block = kind != KIND_VFIO_PCI && kind != KIND_VHOST_USER_BLK && stat(path, &st) == 0 &&
-                     S_ISBLK(st.st_mode);
-    key = block ? g_strdup_printf("block %u:%u", major(st.st_rdev), minor(st.st_rdev))
-                : g_canonicalize_filename(path, "/");
-
+    g_autofree char *key = manager_device_key(kind, path, &st);
     MDevice *d = find_by_key(m, key);
     if (d) {
-        d->ref_count++;
-        g_autoptr(QmpValue) info = describe(d);
-        reply_now(m, client, slot, req, info, NULL, NULL);
+        queue_op(d, OP_NEW, client, slot, req);
         return;
     }
-    if (id && !valid_id(id)) {
+    if (id && !manager_valid_id(id)) {
         desc = g_strdup_printf("Parameter 'id' expects an identifier of at most %d letters, "
                                "digits, '-', '.' and '_', starting with a letter",
                                MAX_ID_LEN);
@@ -814,26 +971,17 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
         generated = g_strdup_printf("dev%u", n);
         id = id_taken(m, generated) ? NULL : generated;
     }
-    d = g_new0(MDevice, 1);
-    d->m = m;
-    d->id = g_strdup(id);
-    d->kind = kind;
-    d->path = g_strdup(path);
+    d = manager_device_new(m, id, kind, path);
     d->key = g_steal_pointer(&key);
     d->read_only = ro && qmp_value_get_bool(ro);
     d->bus = g_strdup(arg_string(req, "bus"));
-    d->has_rdev = block;
-    if (block) {
-        d->major = major(st.st_rdev);
-        d->minor = minor(st.st_rdev);
-    }
-    d->ref_count = 1;
-    g_queue_init(&d->ops);
+    d->has_rdev = g_str_has_prefix(d->key, "block ");
+    d->major = major(st.st_rdev);
+    d->minor = minor(st.st_rdev);
+    d->unsaved = TRUE;
     g_hash_table_insert(m->devices, d->id, d);
-    g_message("device %s made for %s (%s)", d->id, d->path, kinds[kind].name);
-
-    g_autoptr(QmpValue) info = describe(d);
-    reply_now(m, client, slot, req, info, NULL, NULL);
+    g_message("device %s made for %s (%s)", d->id, d->path, driver);
+    queue_op(d, OP_NEW, client, slot, req);
 }
 
 static void query_devices(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
@@ -853,12 +1001,13 @@ void manager_execute(Manager *m, ProxyClient *client, gpointer slot, const QmpRe
 {
     const char *id = arg_string(req, "id");
     g_autofree char *desc = NULL;
+    OpKind kind = OP_QUERY;
 
     if (strcmp(req->command, "__org.qmproxy_query-devices") == 0) {
         query_devices(m, client, slot, req);
         return;
     }
-    if (strcmp(req->command, "__org.qmproxy_device-new") == 0) {
+    if (strcmp(req->command, op_commands[OP_NEW]) == 0) {
         device_new(m, client, slot, req);
         return;
     }
@@ -868,15 +1017,10 @@ void manager_execute(Manager *m, ProxyClient *client, gpointer slot, const QmpRe
         reply_now(m, client, slot, req, NULL, "DeviceNotFound", desc);
         return;
     }
-    Op *op = g_new0(Op, 1);
-    while (strcmp(op_commands[op->kind], req->command) != 0) {
-        op->kind++; /* the schema let only known commands through */
+    while (strcmp(op_commands[kind], req->command) != 0) {
+        kind++; /* the schema let only known commands through */
     }
-    op->client = client;
-    op->slot = slot;
-    op->req_id = req->id ? qmp_value_ref(req->id) : NULL;
-    g_queue_push_tail(&d->ops, op);
-    run(d);
+    queue_op(d, kind, client, slot, req);
 }
 
 void manager_forget_client(Manager *m, ProxyClient *client)

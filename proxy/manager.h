@@ -8,6 +8,8 @@
 /* The capability a client enables to get the manager's events. */
 #define MANAGER_CAPABILITY "__org.qmproxy_device-manager"
 
+typedef void (*ManagerReady)(Proxy *proxy);
+
 Manager *manager_new(Proxy *proxy);
 void manager_free(Manager *m);
 /* Stops answering clients and sending to QEMU: the proxy is going away
@@ -21,3 +23,10 @@ void manager_execute(Manager *m, ProxyClient *client, gpointer slot, const QmpRe
 void manager_forget_client(Manager *m, ProxyClient *client);
 /* A QMP event from QEMU (after the core has seen it). */
 void manager_event(Manager *m, QmpValue *event);
+/* Loads the device table kept in @path (--state), which every change
+ * is then written to. FALSE with @error when the file is unusable; with
+ * @reset such a file is moved aside and the table starts empty. */
+gboolean manager_open_state(Manager *m, const char *path, gboolean reset, GError **error);
+/* Once the core has learnt what QEMU has: brings the loaded table in line
+ * with it (finishing or undoing what was in flight), then calls @ready. */
+void manager_reconcile(Manager *m, ManagerReady ready);

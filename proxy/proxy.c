@@ -44,6 +44,7 @@ Proxy *proxy_new(const ProxyOptions *options)
     p->opts.upstream_path = g_strdup(options->upstream_path);
     p->opts.listen_path = g_strdup(options->listen_path);
     p->opts.trace_path = g_strdup(options->trace_path);
+    p->opts.state_path = g_strdup(options->state_path);
     p->opts.allow_uids = options->allow_uids ? g_array_ref(options->allow_uids) : NULL;
     p->loop = g_main_loop_new(NULL, FALSE);
     p->router = router_new(p);
@@ -57,15 +58,20 @@ Proxy *proxy_new(const ProxyOptions *options)
     return p;
 }
 
+static void on_reconciled(Proxy *p)
+{
+    g_message("serving clients on %s", listener_get_path(p->listener));
+    listener_start(p->listener, p);
+}
+
 static void on_learned(Proxy *p, guint devices)
 {
     if (p->freeing) {
         return;
     }
-    g_message("connected to QEMU at %s%s, which has %u device(s); serving clients on %s",
-              p->opts.upstream_path, upstream_offers(p->up, "oob") ? " (oob enabled)" : "", devices,
-              p->opts.listen_path);
-    listener_start(p->listener, p);
+    g_message("connected to QEMU at %s%s, which has %u device(s)", p->opts.upstream_path,
+              upstream_offers(p->up, "oob") ? " (oob enabled)" : "", devices);
+    manager_reconcile(p->manager, on_reconciled);
 }
 
 static void on_upstream_ready(Upstream *up, const char *error, gpointer user_data)
@@ -137,7 +143,19 @@ gboolean proxy_listen(Proxy *p, GError **error)
             return FALSE;
         }
     }
-    p->listener = listener_new(p->opts.listen_path, p->opts.socket_mode, error);
+    if (p->opts.state_path &&
+        !manager_open_state(p->manager, p->opts.state_path, p->opts.state_reset, error)) {
+        return FALSE;
+    }
+    GError *activation_error = NULL;
+    p->listener = listener_new_activated(&activation_error);
+    if (activation_error) {
+        g_propagate_error(error, activation_error);
+        return FALSE;
+    }
+    if (!p->listener) {
+        p->listener = listener_new(p->opts.listen_path, p->opts.socket_mode, error);
+    }
     return p->listener != NULL;
 }
 
@@ -197,6 +215,7 @@ void proxy_free(Proxy *p)
     g_free(p->opts.upstream_path);
     g_free(p->opts.listen_path);
     g_free(p->opts.trace_path);
+    g_free(p->opts.state_path);
     if (p->opts.allow_uids) {
         g_array_unref(p->opts.allow_uids);
     }

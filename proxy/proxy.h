@@ -32,6 +32,8 @@ typedef struct {
     guint connect_timeout;  /* seconds to wait for QEMU's greeting */
     guint unplug_timeout;   /* seconds a back-end removal waits for DEVICE_DELETED */
     char **hotplug_buses;   /* PCI buses to place devices on (--hotplug-bus) */
+    char *state_path;       /* NULL: the device table is not kept */
+    gboolean state_reset;   /* move an unusable state file aside */
     char *trace_path;       /* NULL: no trace */
     TraceFilter trace_filter;
     guint64 trace_max_size; /* 0: never rotate */
@@ -152,6 +154,11 @@ guint router_log_in_flight(Router *router);
 
 /* listener.c: the socket clients connect to */
 Listener *listener_new(const char *path, guint mode, GError **error);
+/* The socket systemd passed (LISTEN_FDS, LISTEN_PID), or NULL (and no
+ * @error) when it passed none. */
+Listener *listener_new_activated(GError **error);
+/* Where clients connect, for messages. */
+const char *listener_get_path(Listener *listener);
 /* Starts accepting; each peer is checked against @options. */
 void listener_start(Listener *listener, Proxy *proxy);
 void listener_free(Listener *listener);

@@ -1,0 +1,251 @@
+/* state.c - the device table on disk.
+ *
+ * A crash may come at any instant, so the file is never written in
+ * place: the new table goes to a temporary file in the same directory,
+ * which is synced, renamed over the old one, and the directory synced.
+ * A reader sees the old table or the new one, never a mix.
+ *
+ * fsync can take milliseconds, which the main loop must not spend: each
+ * write runs on a thread of its own and reports back through an idle
+ * callback. Changes made while a write is under way are merged into the
+ * next one, which snapshots the table when it starts. */
+#include "state.h"
+
+#include "framer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    StateSaved done;
+    gpointer data;
+} Waiter;
+
+struct StateFile {
+    gint refs; /* the owner's, and one per write under way */
+    char *path;
+    StateSnapshot snapshot;
+    gpointer data;
+    gboolean closed;
+    gboolean writing;
+    gboolean dirty;  /* changes made since the last write started */
+    GArray *pending; /* of Waiter, for the next write */
+};
+
+typedef struct {
+    StateFile *sf;
+    GString *text;
+    GArray *waiters;
+    GError *error;
+} Write;
+
+static void state_file_unref(StateFile *sf)
+{
+    if (g_atomic_int_dec_and_test(&sf->refs)) {
+        g_array_unref(sf->pending);
+        g_free(sf->path);
+        g_free(sf);
+    }
+}
+
+QmpValue *state_file_load(const char *path, GError **error)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) read_error = NULL;
+    gsize len = 0;
+
+    if (!g_file_get_contents(path, &text, &len, &read_error)) {
+        if (g_error_matches(read_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+            return NULL;
+        }
+        g_propagate_error(error, g_steal_pointer(&read_error));
+        return NULL;
+    }
+    if (len == 0) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "state file %s is empty", path);
+        return NULL;
+    }
+    g_autoptr(QmpValue) state = qmp_json_parse(text, len);
+    QmpValue *version = state && qmp_value_type(state) == QMP_VALUE_DICT
+                            ? qmp_value_dict_get(state, "version")
+                            : NULL;
+    QmpValue *devices = version ? qmp_value_dict_get(state, "devices") : NULL;
+    if (!version || qmp_value_type(version) != QMP_VALUE_INT || qmp_value_get_int(version) < 1 ||
+        !devices || qmp_value_type(devices) != QMP_VALUE_LIST) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "state file %s is corrupt or truncated (not a qmproxy device table)", path);
+        return NULL;
+    }
+    if (qmp_value_get_int(version) > STATE_FORMAT_VERSION) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "state file %s has format version %" G_GINT64_FORMAT
+                    ", written by a newer qmproxy (this one reads up to %d)",
+                    path, qmp_value_get_int(version), STATE_FORMAT_VERSION);
+        return NULL;
+    }
+    return g_steal_pointer(&state);
+}
+
+char *state_file_move_aside(const char *path, GError **error)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
+    char *aside = g_strdup_printf("%s.bad-%s", path, stamp);
+
+    if (rename(path, aside) < 0) {
+        int saved = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot move %s aside: %s",
+                    path, g_strerror(saved));
+        g_free(aside);
+        return NULL;
+    }
+    return aside;
+}
+
+StateFile *state_file_new(const char *path, StateSnapshot snapshot, gpointer data)
+{
+    StateFile *sf = g_new0(StateFile, 1);
+
+    sf->refs = 1;
+    sf->path = g_strdup(path);
+    sf->snapshot = snapshot;
+    sf->data = data;
+    sf->pending = g_array_new(FALSE, FALSE, sizeof(Waiter));
+    return sf;
+}
+
+void state_file_free(StateFile *sf)
+{
+    if (sf) {
+        sf->closed = TRUE;
+        state_file_unref(sf);
+    }
+}
+
+static gboolean write_durably(const char *path, const GString *text, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *tmp = g_strdup_printf("%s/.%s.XXXXXX", dir, base);
+    const char *what = "create a temporary file for";
+    int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+    gboolean created = fd >= 0;
+    gsize off = 0;
+
+    if (fd < 0) {
+        goto fail;
+    }
+    what = "write";
+    while (off < text->len) {
+        ssize_t n = write(fd, text->str + off, text->len - off);
+
+        if (n < 0 && errno != EINTR) {
+            goto fail;
+        }
+        off += n > 0 ? (gsize)n : 0;
+    }
+    if (fsync(fd) < 0) {
+        goto fail;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    what = "replace";
+    if (rename(tmp, path) < 0) {
+        goto fail;
+    }
+    /* the rename itself must survive a crash */
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) < 0) {
+        int saved = errno;
+
+        if (dfd >= 0) {
+            close(dfd);
+        }
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot sync %s: %s", dir,
+                    g_strerror(saved));
+        return FALSE;
+    }
+    close(dfd);
+    return TRUE;
+
+fail : {
+    int saved = errno;
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (created) {
+        unlink(tmp);
+    }
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot %s %s: %s", what, path,
+                g_strerror(saved));
+    return FALSE;
+}
+}
+
+static void start_write(StateFile *sf);
+
+static gboolean write_done(gpointer data)
+{
+    Write *w = data;
+    StateFile *sf = w->sf;
+
+    sf->writing = FALSE;
+    for (guint i = 0; !sf->closed && i < w->waiters->len; i++) {
+        Waiter *waiter = &g_array_index(w->waiters, Waiter, i);
+
+        waiter->done(waiter->data, w->error);
+    }
+    if (!sf->closed && sf->dirty) {
+        start_write(sf);
+    }
+    g_clear_error(&w->error);
+    g_string_free(w->text, TRUE);
+    g_array_unref(w->waiters);
+    g_free(w);
+    state_file_unref(sf);
+    return G_SOURCE_REMOVE;
+}
+
+static gpointer write_thread(gpointer data)
+{
+    Write *w = data;
+
+    write_durably(w->sf->path, w->text, &w->error);
+    g_idle_add(write_done, w);
+    return NULL;
+}
+
+static void start_write(StateFile *sf)
+{
+    Write *w = g_new0(Write, 1);
+
+    g_atomic_int_inc(&sf->refs);
+    w->sf = sf;
+    w->text = sf->snapshot(sf->data);
+    w->waiters = sf->pending;
+    sf->pending = g_array_new(FALSE, FALSE, sizeof(Waiter));
+    sf->dirty = FALSE;
+    sf->writing = TRUE;
+    g_thread_unref(g_thread_new("qmproxy-state", write_thread, w));
+}
+
+void state_file_save(StateFile *sf, StateSaved done, gpointer data)
+{
+    if (done) {
+        Waiter waiter = { done, data };
+
+        g_array_append_val(sf->pending, waiter);
+    }
+    sf->dirty = TRUE;
+    if (!sf->writing) {
+        start_write(sf);
+    }
+}
