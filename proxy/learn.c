@@ -69,7 +69,7 @@ static void ask(Learn *l, const char *json, Answer answer, gpointer data)
     q->answer = answer;
     q->data = data;
     l->pending++;
-    router_ask(proxy_get_router(l->proxy), json, strlen(json), on_reply, q);
+    router_ask(proxy_get_router(l->proxy), json, strlen(json), FALSE, NULL, on_reply, q);
 }
 
 static void device_done(Device *d)

@@ -234,7 +234,7 @@ static void on_reconcile_reply(gpointer data, QmpValue *reply)
 static void ask(Manager *m, GString *json)
 {
     m->reconciling++;
-    router_ask(proxy_get_router(m->proxy), json->str, json->len, on_reconcile_reply, m);
+    router_ask(proxy_get_router(m->proxy), json->str, json->len, TRUE, NULL, on_reconcile_reply, m);
 }
 
 /* Whether QEMU has the back end made for @d. */
@@ -341,7 +341,7 @@ void manager_reconcile(Manager *m, ManagerReady ready)
         return;
     }
     /* replies come in order: the chardevs' answer comes after the nodes' */
-    router_ask(proxy_get_router(m->proxy), nodes, strlen(nodes), on_nodes, m);
+    router_ask(proxy_get_router(m->proxy), nodes, strlen(nodes), FALSE, NULL, on_nodes, m);
     m->reconciling++;
-    router_ask(proxy_get_router(m->proxy), chardevs, strlen(chardevs), on_chardevs, m);
+    router_ask(proxy_get_router(m->proxy), chardevs, strlen(chardevs), FALSE, NULL, on_chardevs, m);
 }

@@ -403,7 +403,11 @@ static gboolean send(MDevice *d, GString *json, RouteDone done, Step *step)
         step_free(step);
         return FALSE;
     }
-    router_ask(proxy_get_router(d->m->proxy), json->str, json->len, done, step);
+    Op *op = g_queue_peek_head(&d->ops);
+
+    /* in the trace, the commands an operation expands into are its client's */
+    router_ask(proxy_get_router(d->m->proxy), json->str, json->len, TRUE, op ? op->client : NULL,
+               done, step);
     return TRUE;
 }
 

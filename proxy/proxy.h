@@ -142,9 +142,11 @@ void router_free(Router *router);
 void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKind kind,
                     const QmpRequest *req, QmpValue *msg, const char *raw, gsize raw_len, int *fds,
                     guint n_fds, RouteDone done, gpointer done_data);
-/* Sends the proxy's own command @json (a valid request) to QEMU on
- * nobody's behalf; @done gets the reply. */
-void router_ask(Router *router, const char *json, gsize len, RouteDone done, gpointer data);
+/* Sends the proxy's own command @json (a valid request) to QEMU; @done
+ * gets the reply. When @traced it shows in the trace, as made for
+ * @for_client (may be NULL). */
+void router_ask(Router *router, const char *json, gsize len, gboolean traced,
+                ProxyClient *for_client, RouteDone done, gpointer data);
 /* A message from QEMU after negotiation: a reply or an event. */
 void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsize len);
 /* The client is gone: its replies, when they come, are dropped. */

@@ -30,8 +30,9 @@
 typedef struct {
     guint id; /* on the upstream connection; 0 until sent */
     gboolean oob;
-    ProxyClient *client; /* NULL once the client is gone */
-    gboolean internal;   /* the proxy's own question: not traced */
+    ProxyClient *client;     /* NULL once the client is gone */
+    gboolean internal;       /* the proxy's own question: not traced */
+    ProxyClient *for_client; /* a proxy command made for this client (trace only) */
     gpointer slot;
     RouteKind kind;
     QmpValue *client_id; /* NULL when the client sent no id */
@@ -153,7 +154,7 @@ static void send_route(Router *router, Route *r)
     if (trace_wants(trace, r->command)) {
         TraceRecord tr = { .dir = TRACE_PROXY_TO_QEMU,
                            .kind = "command",
-                           .client = r->client,
+                           .client = r->client ? r->client : r->for_client,
                            .name = r->command,
                            .id = r->client_id,
                            .upstream_id = r->id,
@@ -271,9 +272,9 @@ static void pump(Router *router)
     }
 }
 
-void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKind kind,
-                    const QmpRequest *req, QmpValue *msg, const char *raw, gsize raw_len, int *fds,
-                    guint n_fds, RouteDone done, gpointer done_data)
+static Route *route_new(ProxyClient *client, gpointer slot, RouteKind kind, const QmpRequest *req,
+                        QmpValue *msg, const char *raw, gsize raw_len, int *fds, guint n_fds,
+                        RouteDone done, gpointer done_data)
 {
     Route *r = g_new0(Route, 1);
 
@@ -294,17 +295,22 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
     r->raw_len = raw_len;
     r->fds = fds;
     r->n_fds = n_fds;
+    return r;
+}
+
+static void submit(Router *router, Route *r)
+{
     if (r->oob) {
         send_route(router, r);
         return;
     }
 
-    Backlog *b = g_hash_table_lookup(router->backlogs, client);
+    Backlog *b = g_hash_table_lookup(router->backlogs, r->client);
     if (!b) {
         b = g_new0(Backlog, 1);
-        b->client = client;
+        b->client = r->client;
         g_queue_init(&b->waiting);
-        g_hash_table_insert(router->backlogs, client, b);
+        g_hash_table_insert(router->backlogs, r->client, b);
     }
     g_queue_push_tail(&b->waiting, r);
     if (!b->queued) {
@@ -314,14 +320,26 @@ void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKin
     pump(router);
 }
 
-void router_ask(Router *router, const char *json, gsize len, RouteDone done, gpointer data)
+void router_forward(Router *router, ProxyClient *client, gpointer slot, RouteKind kind,
+                    const QmpRequest *req, QmpValue *msg, const char *raw, gsize raw_len, int *fds,
+                    guint n_fds, RouteDone done, gpointer done_data)
+{
+    submit(router,
+           route_new(client, slot, kind, req, msg, raw, raw_len, fds, n_fds, done, done_data));
+}
+
+void router_ask(Router *router, const char *json, gsize len, gboolean traced,
+                ProxyClient *for_client, RouteDone done, gpointer data)
 {
     g_autoptr(QmpValue) msg = qmp_json_parse(json, len);
     g_autofree char *problem = NULL;
     QmpRequest req;
 
     g_assert(msg && qmp_request_check(msg, FALSE, &req, &problem));
-    router_forward(router, NULL, NULL, ROUTE_COMMAND, &req, msg, json, len, NULL, 0, done, data);
+    Route *r = route_new(NULL, NULL, ROUTE_COMMAND, &req, msg, json, len, NULL, 0, done, data);
+    r->internal = !traced;
+    r->for_client = for_client;
+    submit(router, r);
 }
 
 static Route *take_route(Router *router, QmpValue *msg)
@@ -429,15 +447,11 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     }
     Trace *trace = proxy_get_trace(router->proxy);
     if (!r->internal && trace_wants(trace, r->command)) {
-        TraceRecord tr = { TRACE_QEMU_TO_PROXY,
-                           NULL,
-                           r->client,
-                           r->command,
-                           r->client_id,
-                           r->id,
-                           g_get_monotonic_time() - r->received_us,
-                           msg,
-                           .msg_size = len };
+        TraceRecord tr = {
+            TRACE_QEMU_TO_PROXY, NULL,  r->client ? r->client : r->for_client,   r->command,
+            r->client_id,        r->id, g_get_monotonic_time() - r->received_us, msg,
+            .msg_size = len
+        };
         trace_classify_reply(&tr, msg);
         trace_record(trace, &tr);
     }
@@ -518,6 +532,17 @@ void router_forget_client(Router *router, ProxyClient *client)
         if (r->client == client) {
             r->client = NULL;
             r->slot = NULL;
+        }
+        if (r->for_client == client) {
+            r->for_client = NULL;
+        }
+    }
+    /* the proxy's commands made for it and not sent yet */
+    b = g_hash_table_lookup(router->backlogs, NULL);
+    for (GList *l = b ? b->waiting.head : NULL; l; l = l->next) {
+        r = l->data;
+        if (r->for_client == client) {
+            r->for_client = NULL;
         }
     }
 }
