@@ -33,6 +33,7 @@ typedef struct {
     ProxyClient *client;     /* NULL once the client is gone */
     gboolean internal;       /* the proxy's own question: not traced */
     ProxyClient *for_client; /* a proxy command made for this client (trace only) */
+    gboolean by_proxy;       /* made by router_ask() */
     gpointer slot;
     RouteKind kind;
     QmpValue *client_id; /* NULL when the client sent no id */
@@ -158,6 +159,7 @@ static void send_route(Router *router, Route *r)
                            .name = r->command,
                            .id = r->client_id,
                            .upstream_id = r->id,
+                           .by_proxy = r->by_proxy,
                            .latency_us = -1,
                            .msg = r->msg,
                            .msg_size = r->raw_len };
@@ -338,6 +340,7 @@ void router_ask(Router *router, const char *json, gsize len, gboolean traced,
     g_assert(msg && qmp_request_check(msg, FALSE, &req, &problem));
     Route *r = route_new(NULL, NULL, ROUTE_COMMAND, &req, msg, json, len, NULL, 0, done, data);
     r->internal = !traced;
+    r->by_proxy = TRUE;
     r->for_client = for_client;
     submit(router, r);
 }
@@ -447,11 +450,16 @@ void router_upstream_message(Router *router, QmpValue *msg, const char *raw, gsi
     }
     Trace *trace = proxy_get_trace(router->proxy);
     if (!r->internal && trace_wants(trace, r->command)) {
-        TraceRecord tr = {
-            TRACE_QEMU_TO_PROXY, NULL,  r->client ? r->client : r->for_client,   r->command,
-            r->client_id,        r->id, g_get_monotonic_time() - r->received_us, msg,
-            .msg_size = len
-        };
+        TraceRecord tr = { TRACE_QEMU_TO_PROXY,
+                           NULL,
+                           r->client ? r->client : r->for_client,
+                           r->command,
+                           r->client_id,
+                           r->id,
+                           g_get_monotonic_time() - r->received_us,
+                           msg,
+                           .by_proxy = r->by_proxy,
+                           .msg_size = len };
         trace_classify_reply(&tr, msg);
         trace_record(trace, &tr);
     }

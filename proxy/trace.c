@@ -48,6 +48,7 @@ typedef struct {
     char *text;
     gsize text_len;
     gboolean msg_with_client_id;
+    gboolean by_proxy;
     char *error;
     char *error_class;
     gsize cost; /* what it counts against MAX_QUEUED */
@@ -224,6 +225,9 @@ static void format_entry(Trace *t, Entry *e)
     }
     if (e->upstream_id) {
         g_string_append_printf(out, ", \"upstream_id\": %u", e->upstream_id);
+    }
+    if (e->by_proxy) {
+        g_string_append(out, ", \"by_proxy\": true");
     }
     if (e->latency_us >= 0) {
         g_string_append_printf(out, ", \"latency_us\": %" G_GINT64_FORMAT, e->latency_us);
@@ -448,6 +452,7 @@ void trace_record(Trace *t, const TraceRecord *r)
         e->mono_us = r->mono_us;
     }
     e->msg_with_client_id = r->msg_with_client_id;
+    e->by_proxy = r->by_proxy;
     e->dir = r->dir;
     e->kind = r->kind;
     if (r->client) {

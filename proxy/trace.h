@@ -37,8 +37,9 @@ typedef struct {
     /* @msg is QEMU's reply: show it with the client's @id instead of the
      * proxy's (removed when @id is NULL) */
     gboolean msg_with_client_id;
-    gint64 mono_us; /* when it happened, if not now */
-    gsize msg_size; /* bytes of @msg's text, to bound what is queued */
+    gboolean by_proxy; /* a command the proxy made (device manager) */
+    gint64 mono_us;    /* when it happened, if not now */
+    gsize msg_size;    /* bytes of @msg's text, to bound what is queued */
 } TraceRecord;
 
 /* Opens (appends to) @path and starts the writer thread. */
