@@ -203,7 +203,9 @@ static gboolean write_done(gpointer data)
 
         waiter->done(waiter->data, w->error);
     }
-    if (!sf->closed && sf->dirty) {
+    /* a waiter may have started the next write already: never two at once,
+     * or an older table could be renamed over a newer one */
+    if (!sf->closed && sf->dirty && !sf->writing) {
         start_write(sf);
     }
     g_clear_error(&w->error);
