@@ -75,7 +75,9 @@ typedef struct {
     const char *exe;
     const char *name;
     JsonNode *id;
-    gint64 latency_us; /* -1: none */
+    gint64 latency_us;  /* -1: none */
+    gint64 upstream_id; /* -1: none */
+    gboolean by_proxy;  /* a command the proxy made itself, or its reply */
     const char *error, *klass;
     JsonObject *msg;
 } Record;
@@ -99,6 +101,7 @@ typedef enum {
     T_INT,
     T_STRING,
     T_OBJECT,
+    T_BOOL,
 } MemberType;
 
 /* Finds member @name of @type; *@out stays NULL when an optional member is
@@ -107,7 +110,10 @@ typedef enum {
 static gboolean get_member(JsonObject *o, const char *name, MemberType type, gboolean required,
                            JsonNode **out, GError **error)
 {
-    static const char *const what[] = { "an integer", "a string", "an object" };
+    static const char *const what[] = { "an integer", "a string", "an object", "a boolean" };
+    static const GType types[] = {
+        [T_INT] = G_TYPE_INT64, [T_STRING] = G_TYPE_STRING, [T_BOOL] = G_TYPE_BOOLEAN
+    };
     JsonNode *n = json_object_get_member(o, name);
     gboolean ok;
 
@@ -121,8 +127,7 @@ static gboolean get_member(JsonObject *o, const char *name, MemberType type, gbo
     if (type == T_OBJECT) {
         ok = JSON_NODE_HOLDS_OBJECT(n);
     } else {
-        ok = JSON_NODE_HOLDS_VALUE(n) &&
-             json_node_get_value_type(n) == (type == T_INT ? G_TYPE_INT64 : G_TYPE_STRING);
+        ok = JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == types[type];
     }
     if (!ok) {
         g_set_error(error, TRACE_ERROR, 0, "member '%s' is not %s", name, what[type]);
@@ -163,10 +168,10 @@ static Record *record_new(JsonObject *obj, GError **error)
     g_autoptr(Record) r = g_new0(Record, 1);
     const char *when = NULL, *dir = NULL;
     gint64 v = 0;
-    JsonNode *msg;
+    JsonNode *msg, *by_proxy;
 
     r->obj = json_object_ref(obj);
-    r->pid = r->uid = r->latency_us = -1;
+    r->pid = r->uid = r->latency_us = r->upstream_id = -1;
     if (!get_int(obj, "v", TRUE, &v, error) || !get_str(obj, "kind", TRUE, &r->kind_name, error) ||
         !get_str(obj, "time", TRUE, &when, error) ||
         !get_int(obj, "mono_us", TRUE, &r->mono_us, error)) {
@@ -210,12 +215,15 @@ static Record *record_new(JsonObject *obj, GError **error)
         !get_str(obj, "exe", FALSE, &r->exe, error) ||
         !get_str(obj, "name", named, &r->name, error) ||
         !get_int(obj, "latency_us", FALSE, &r->latency_us, error) ||
+        !get_int(obj, "upstream_id", FALSE, &r->upstream_id, error) ||
+        !get_member(obj, "by_proxy", T_BOOL, FALSE, &by_proxy, error) ||
         !get_str(obj, "error", FALSE, &r->error, error) ||
         !get_str(obj, "class", FALSE, &r->klass, error) ||
         !get_member(obj, "msg", T_OBJECT, FALSE, &msg, error)) {
         return NULL;
     }
     r->msg = msg ? json_node_get_object(msg) : NULL;
+    r->by_proxy = by_proxy && json_node_get_boolean(by_proxy);
     r->id = json_object_get_member(obj, "id");
     return g_steal_pointer(&r);
 }
@@ -506,6 +514,9 @@ static void timeline_body(GString *s, const Record *r, Timeline *tl)
         g_autofree char *text = node_to_json(extra);
         g_string_append_printf(s, " %s", text);
     }
+    if (r->by_proxy) {
+        g_string_append(s, " (by_proxy)");
+    }
 }
 
 static void timeline_print(Record *record, gpointer user_data)
@@ -542,7 +553,8 @@ static void timeline_print(Record *record, gpointer user_data)
 
 typedef struct {
     const char *name;      /* NULL for invalid input */
-    gint64 client;         /* 0: none */
+    gint64 client;         /* 0: none; for by_proxy, the client that caused it */
+    gboolean by_proxy;     /* made by the proxy itself (device manager) */
     const Record *request; /* the command (or invalid input); NULL if not in the trace */
     const Record *reply;   /* its reply or error; NULL if not in the trace */
 } Command;
@@ -622,6 +634,14 @@ static gboolean command_failed(const Command *c)
 static const char *command_name(const Command *c)
 {
     return c->name ? c->name : "(invalid input)";
+}
+
+/* Whether the command that made the device's entry came from the proxy. */
+static gboolean device_by_proxy(const Device *d)
+{
+    const Command *c = d->add ? d->add : d->del;
+
+    return c && c->by_proxy;
 }
 
 static const char *device_state(const Device *d)
@@ -721,6 +741,54 @@ static void analyse_reply(Trace *t, GHashTable *pending, const Record *r)
     c->reply = r;
 }
 
+static gboolean is_hotplug(const Command *c)
+{
+    return c->name && (strcmp(c->name, "device_add") == 0 || strcmp(c->name, "device_del") == 0);
+}
+
+/* A command the proxy made (proxy>qemu) or its reply (qemu>proxy), matched
+ * by upstream_id. The proxy reuses a free id at once, so only the latest
+ * command with an id can still be waiting: an older one left unanswered
+ * (the proxy restarted) must not take a newer command's reply. */
+static void analyse_by_proxy(Trace *t, GHashTable *pending, GHashTable *by_id, const Record *r)
+{
+    g_autofree char *key =
+        g_strdup_printf("%" G_GINT64_FORMAT "\n%s\n%" G_GINT64_FORMAT, r->upstream_id,
+                        r->name ? r->name : "", r->upstream_id >= 0 ? 0 : r->client);
+    GQueue *queue = g_hash_table_lookup(pending, key);
+    Command *c = NULL;
+
+    if (r->dir == DIR_P2Q && r->kind == KIND_COMMAND) {
+        c = g_new0(Command, 1);
+        c->name = r->name;
+        c->client = r->client;
+        c->by_proxy = TRUE;
+        c->request = r;
+        g_ptr_array_add(t->commands, c);
+        if (!queue) {
+            queue = g_queue_new();
+            g_hash_table_insert(pending, g_steal_pointer(&key), queue);
+        }
+        g_queue_push_tail(queue, c);
+        if (is_hotplug(c)) {
+            analyse_hotplug(t, by_id, c);
+        }
+    } else if (r->dir == DIR_Q2P && (r->kind == KIND_REPLY || r->kind == KIND_ERROR)) {
+        if (queue) {
+            c = g_queue_pop_tail(queue);
+        }
+        if (!c) {
+            /* Its command came before the trace began. */
+            c = g_new0(Command, 1);
+            c->name = r->name;
+            c->client = r->client;
+            c->by_proxy = TRUE;
+            g_ptr_array_add(t->commands, c);
+        }
+        c->reply = r;
+    }
+}
+
 static void analyse_request(Trace *t, GHashTable *pending, GHashTable *by_id, const Record *r)
 {
     Command *c = g_new0(Command, 1);
@@ -740,7 +808,7 @@ static void analyse_request(Trace *t, GHashTable *pending, GHashTable *by_id, co
         g_free(key);
     }
     g_queue_push_tail(queue, c);
-    if (c->name && (strcmp(c->name, "device_add") == 0 || strcmp(c->name, "device_del") == 0)) {
+    if (is_hotplug(c)) {
         analyse_hotplug(t, by_id, c);
     }
 }
@@ -765,10 +833,14 @@ static void analyse_client(Trace *t, const Record *r)
 
 /* Replies are taken from one direction only so that each command counts
  * once: proxy>client, which also holds the proxy's own answers, or
- * qemu>proxy when the trace has none; commands likewise. */
+ * qemu>proxy when the trace has none; commands likewise. The commands the
+ * proxy made itself (by_proxy) exist only between proxy and QEMU and are
+ * taken from there, apart from the clients' commands. */
 static void trace_analyse(Trace *t)
 {
     g_autoptr(GHashTable) pending =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_queue_free);
+    g_autoptr(GHashTable) pending_by_proxy =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_queue_free);
     g_autoptr(GHashTable) by_id = g_hash_table_new(g_str_hash, g_str_equal);
     gboolean have_c2p = FALSE, have_p2c = FALSE, first = TRUE;
@@ -796,8 +868,11 @@ static void trace_analyse(Trace *t)
         if (r->client > 0) {
             analyse_client(t, r);
         }
-        if (r->dir == t->request_dir &&
-            (r->kind == KIND_COMMAND || (r->kind == KIND_INVALID && t->reply_dir == DIR_P2C))) {
+        if (r->by_proxy) {
+            analyse_by_proxy(t, pending_by_proxy, by_id, r);
+        } else if (r->dir == t->request_dir &&
+                   (r->kind == KIND_COMMAND ||
+                    (r->kind == KIND_INVALID && t->reply_dir == DIR_P2C))) {
             analyse_request(t, pending, by_id, r);
         } else if (r->dir == t->reply_dir && (r->kind == KIND_REPLY || r->kind == KIND_ERROR)) {
             analyse_reply(t, pending, r);
@@ -812,7 +887,7 @@ static void trace_analyse(Trace *t)
     for (guint i = 0; i < t->commands->len; i++) {
         const Command *c = t->commands->pdata[i];
         Client *client = g_hash_table_lookup(t->clients, &c->client);
-        if (client) {
+        if (client && !c->by_proxy) {
             client->commands++;
             client->errors += command_failed(c);
         }
@@ -930,21 +1005,30 @@ static void command_stats_free(CommandStats *s)
     g_free(s);
 }
 
-static void summary_commands(const Trace *t, const Style *style)
+/* The clients' commands, or (@by_proxy) those the proxy made itself, which
+ * get a table only when there are some. */
+static void summary_commands(const Trace *t, const Style *style, gboolean by_proxy)
 {
     static const char *const headings[] = { "command", "count", "errors", "no reply",
                                             "p50",     "p99",   "max",    NULL };
     g_autoptr(GHashTable) stats =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)command_stats_free);
-    g_autofree char *title = g_strdup_printf("Commands (latency from %s replies, nearest rank)",
-                                             dirs[t->reply_dir].name);
+    g_autofree char *title =
+        by_proxy ? g_strdup("Commands the proxy made itself (device manager; latency from "
+                            "qemu>proxy replies, nearest rank)")
+                 : g_strdup_printf("Commands (latency from %s replies, nearest rank)",
+                                   dirs[t->reply_dir].name);
     Table table;
     GList *names;
 
     for (guint i = 0; i < t->commands->len; i++) {
         const Command *c = t->commands->pdata[i];
-        CommandStats *s = g_hash_table_lookup(stats, command_name(c));
+        CommandStats *s;
         gint64 latency = command_latency(c);
+        if (c->by_proxy != by_proxy) {
+            continue;
+        }
+        s = g_hash_table_lookup(stats, command_name(c));
         if (!s) {
             s = g_new0(CommandStats, 1);
             s->latencies = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -956,6 +1040,9 @@ static void summary_commands(const Trace *t, const Style *style)
         if (latency >= 0) {
             g_array_append_val(s->latencies, latency);
         }
+    }
+    if (by_proxy && g_hash_table_size(stats) == 0) {
+        return;
     }
     table_init(&table, title, "lrrrrrr", headings);
     names = g_list_sort(g_hash_table_get_keys(stats), (GCompareFunc)g_strcmp0);
@@ -990,9 +1077,10 @@ static void summary_devices(const Trace *t, const Style *style)
         table_cell(row, "%s", d->id);
         table_cell(row, "%s", d->driver ? d->driver : "?");
         if (d->client > 0) {
-            table_cell(row, "%" G_GINT64_FORMAT, d->client);
+            table_cell(row, "%" G_GINT64_FORMAT "%s", d->client,
+                       device_by_proxy(d) ? " via proxy" : "");
         } else {
-            table_cell(row, "-");
+            table_cell(row, "%s", device_by_proxy(d) ? "proxy" : "-");
         }
         g_ptr_array_add(row, format_us(d->add ? command_latency(d->add) : -1, style));
         g_ptr_array_add(row, format_us(device_unplug_us(d), style));
@@ -1034,7 +1122,8 @@ static void summary_print(const Trace *t, const char *path, const Style *style)
     g_print("%s: %u records, %u header%s, filter %s, %s from first to last\n\n", path,
             t->records->len - t->headers, t->headers, t->headers == 1 ? "" : "s",
             t->filter ? t->filter : "?", t->records->len ? span : "-");
-    summary_commands(t, style);
+    summary_commands(t, style, FALSE);
+    summary_commands(t, style, TRUE);
     summary_devices(t, style);
     summary_clients(t);
 }
@@ -1045,6 +1134,7 @@ enum {
     PID_CLIENTS = 1,
     PID_DEVICES = 2,
     PID_EVENTS = 3,
+    PID_PROXY = 4, /* the commands the proxy made itself */
 };
 
 static void json_add_int(JsonBuilder *b, const char *name, gint64 value)
@@ -1095,25 +1185,74 @@ static void chrome_span_end(JsonBuilder *b)
     json_builder_end_object(b);
 }
 
-static void chrome_commands(JsonBuilder *b, const Trace *t)
+static char *client_label(const Client *c)
 {
-    GList *clients = trace_clients_sorted(t);
+    return g_strdup_printf("client %" G_GINT64_FORMAT " %s (pid %" G_GINT64_FORMAT ")", c->number,
+                           c->exe ? c->exe : "?", c->pid);
+}
 
-    chrome_meta(b, "process_name", PID_CLIENTS, 0, "clients");
-    for (GList *l = clients; l; l = l->next) {
-        const Client *c = l->data;
-        g_autofree char *name =
-            g_strdup_printf("client %" G_GINT64_FORMAT " %s (pid %" G_GINT64_FORMAT ")", c->number,
-                            c->exe ? c->exe : "?", c->pid);
-        chrome_meta(b, "thread_name", PID_CLIENTS, c->number, name);
-    }
-    g_list_free(clients);
+/* The clients' commands on one track per client; with @by_proxy, the
+ * commands the proxy made itself, in a process of their own with one
+ * track per client that caused them (0: none). */
+static void chrome_commands(JsonBuilder *b, const Trace *t, gboolean by_proxy)
+{
+    gint64 pid = by_proxy ? PID_PROXY : PID_CLIENTS;
+    g_autoptr(GHashTable) tracks = g_hash_table_new(g_int64_hash, g_int64_equal);
+    gboolean any_command = FALSE;
+
     for (guint i = 0; i < t->commands->len; i++) {
         const Command *c = t->commands->pdata[i];
-        gint64 start = command_start(c);
+        if (c->by_proxy == by_proxy) {
+            any_command = TRUE;
+            g_hash_table_add(tracks, (gpointer)&c->client);
+        }
+    }
+    if (by_proxy && !any_command) {
+        return;
+    }
+    if (!by_proxy) {
+        GList *clients = trace_clients_sorted(t);
+        chrome_meta(b, "process_name", pid, 0, "clients");
+        for (GList *l = clients; l; l = l->next) {
+            g_autofree char *name = client_label(l->data);
+            chrome_meta(b, "thread_name", pid, ((const Client *)l->data)->number, name);
+        }
+        g_list_free(clients);
+    } else {
+        GList *numbers = g_list_sort(g_hash_table_get_keys(tracks), compare_int64);
+        chrome_meta(b, "process_name", pid, 0, "made by the proxy (device manager)");
+        for (GList *l = numbers; l; l = l->next) {
+            gint64 number = *(const gint64 *)l->data;
+            const Client *c = g_hash_table_lookup(t->clients, &number);
+            g_autofree char *label = c ? client_label(c) : NULL;
+            g_autofree char *name = g_strdup_printf("for %s", label ? label : "no client");
+            chrome_meta(b, "thread_name", pid, number, name);
+        }
+        g_list_free(numbers);
+    }
+    for (guint i = 0; i < t->commands->len; i++) {
+        const Command *c = t->commands->pdata[i];
+        gint64 start;
         const Record *any = c->request ? c->request : c->reply;
-        chrome_span(b, command_name(c), PID_CLIENTS, c->client, start,
+        if (c->by_proxy != by_proxy) {
+            continue;
+        }
+        start = command_start(c);
+        chrome_span(b, command_name(c), pid, c->client, start,
                     c->reply ? MAX(command_latency(c), 0) : t->end_us - start);
+        if (by_proxy) {
+            json_builder_set_member_name(b, "by_proxy");
+            json_builder_add_boolean_value(b, TRUE);
+            if (any->upstream_id >= 0) {
+                json_add_int(b, "upstream_id", any->upstream_id);
+            }
+            if (c->request && c->request->msg &&
+                json_object_has_member(c->request->msg, "arguments")) {
+                json_builder_set_member_name(b, "arguments");
+                json_builder_add_value(
+                    b, json_node_copy(json_object_get_member(c->request->msg, "arguments")));
+            }
+        }
         if (any->id) {
             json_builder_set_member_name(b, "id");
             json_builder_add_value(b, json_node_copy(any->id));
@@ -1148,6 +1287,8 @@ static void chrome_devices(JsonBuilder *b, const Trace *t)
         json_add_str(b, "state", device_state(d));
         json_add_int(b, "plug_us", d->add ? command_latency(d->add) : -1);
         json_add_int(b, "unplug_us", device_unplug_us(d));
+        json_builder_set_member_name(b, "by_proxy");
+        json_builder_add_boolean_value(b, device_by_proxy(d));
         json_builder_set_member_name(b, "open_at_end_of_trace");
         json_builder_add_boolean_value(b, !d->deleted && !(d->add && command_failed(d->add)));
         chrome_span_end(b);
@@ -1187,9 +1328,10 @@ static gboolean chrome_write(const Trace *t, const char *out, guint *n_events, G
     json_add_str(b, "displayTimeUnit", "ms");
     json_builder_set_member_name(b, "traceEvents");
     json_builder_begin_array(b);
-    chrome_commands(b, t);
+    chrome_commands(b, t, FALSE);
     chrome_devices(b, t);
     chrome_events(b, t);
+    chrome_commands(b, t, TRUE);
     json_builder_end_array(b);
     json_builder_end_object(b);
     root = json_builder_get_root(b);
@@ -1271,23 +1413,30 @@ static const char description[] =
     "  direction: C->P client to proxy, P->Q proxy to QEMU, Q->P QEMU to proxy,\n"
     "             P->C proxy to client (arrows when the locale is UTF-8),\n"
     "  kind, command or event name, id=the client's id (JSON), latency of\n"
-    "  replies, error class and text, command arguments or event data.\n"
+    "  replies, error class and text, command arguments or event data, and\n"
+    "  (by_proxy) on the QMP the proxy sent QEMU itself (device manager).\n"
     "A header line (a proxy started or reopened the file) is shown as a rule.\n"
     "Colours are used only when standard output is a terminal and NO_COLOR is unset.\n"
     "\n"
-    "--summary prints three tables:\n"
+    "--summary prints these tables:\n"
     "  commands: count, errors, commands without a reply, p50/p99/max latency\n"
     "    (nearest rank) from the proxy>client replies' latency_us, or from the\n"
     "    qemu>proxy ones when the trace has no proxy>client records;\n"
-    "  devices (by device_add's \"id\"): driver, plug time (device_add to its\n"
-    "    reply), unplug time (device_del to QEMU's DEVICE_DELETED for that id),\n"
+    "  commands the proxy made itself (by_proxy: the device manager's\n"
+    "    blockdev-add, device_add, ...), the same figures from the qemu>proxy\n"
+    "    replies, when the trace has any;\n"
+    "  devices (by device_add's \"id\"): driver, client (\"N via proxy\" when\n"
+    "    the proxy sent device_add, or device_del, for client N's request), plug\n"
+    "    time (device_add to its reply), unplug time (device_del to QEMU's\n"
+    "    DEVICE_DELETED for that id),\n"
     "    state: plugged, add pending, add failed, unplug requested or removed;\n"
     "  clients: number, exe, pid, uid, commands, errors, events received.\n"
     "\n"
     "--chrome OUT.json writes the Chrome Trace Event format, for\n"
     "https://ui.perfetto.dev or chrome://tracing: one track per client with a\n"
     "span per command, one track per device from device_add to DEVICE_DELETED\n"
-    "(or to the end of the trace), and QEMU's events as instants.\n"
+    "(or to the end of the trace), QEMU's events as instants, and the commands\n"
+    "the proxy made itself on tracks of their own, one per client they served.\n"
     "It can be combined with --summary.\n"
     "\n"
     "--follow prints the timeline and keeps reading as the file grows (every\n"

@@ -3,7 +3,8 @@
  * tests/data/traces/known.jsonl): the summary's counts, percentiles,
  * device times and client totals, the Chrome trace, cut and garbled
  * lines, exit statuses, the timeline's layout, and --follow picking up
- * appended lines and a rotated file. */
+ * appended lines and a rotated file; and, on a second trace, the commands
+ * the proxy's device manager made itself (by_proxy). */
 #include "harness.h"
 
 #include <errno.h>
@@ -196,6 +197,117 @@ static const char known_trace[] =
     "\"event\":\"SHUTDOWN\",\"data\":{\"guest\":true,\"reason\":\"guest-shutdown\"}}}\n";
 
 #define KNOWN_LINES 43
+
+/* The device manager at work (records marked "by_proxy"), filter hotplug,
+ * client 1 "runtime" (pid 10, uid 0), mono_us from 1000000:
+ * - __org.qmproxy_device-attach disk0 (1.900 ms), made into blockdev-add
+ *   (300 us) and device_add scsi-hd disk0 (1.200 ms) by the proxy;
+ * - the client's own device_add nic0 (e1000): 500 us to the client, 490 us
+ *   from QEMU, with upstream_id 1 as the proxy's commands had;
+ * - __org.qmproxy_device-detach disk0 (30.400 ms): device_del (400 us) at
+ *   +20100, DEVICE_DELETED at +50100 (30 ms), blockdev-del refused (100 us);
+ * - a device_add vdb (virtio-blk-pci) with no client, never answered;
+ * - a blockdev-add with upstream_id 1 for client 1, never answered: the
+ *   proxy restarted (a header at +70000); the new proxy's blockdev-add,
+ *   with no client and upstream_id 1 again, is answered after 200 us. */
+static const char by_proxy_trace[] =
+    "{\"v\":1,\"kind\":\"header\",\"time\":\"2026-11-25T02:50:00.000000Z\",\"mono_us\":100000"
+    "0,\"qmproxy\":\"0.1.0\",\"upstream\":\"/run/vm/qmp.sock\",\"filter\":\"hotplug\"}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.001000Z\",\"mono_us\":1001000,\"dir\":\"client>p"
+    "roxy\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name"
+    "\":\"__org.qmproxy_device-attach\",\"id\":\"a1\",\"msg\":{\"execute\":\"__org.qmproxy_de"
+    "vice-attach\",\"arguments\":{\"id\":\"disk0\"},\"id\":\"a1\"}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.001100Z\",\"mono_us\":1001100,\"dir\":\"proxy>qe"
+    "mu\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name\""
+    ":\"blockdev-add\",\"upstream_id\":1,\"by_proxy\":true,\"msg\":{\"execute\":\"blockdev-ad"
+    "d\",\"arguments\":{\"node-name\":\"drive-disk0\",\"driver\":\"file\",\"filename\":\"/d0."
+    "img\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.001400Z\",\"mono_us\":1001400,\"dir\":\"qemu>pro"
+    "xy\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"reply\",\"name\":"
+    "\"blockdev-add\",\"upstream_id\":1,\"by_proxy\":true,\"latency_us\":300,\"msg\":{\"retur"
+    "n\":{},\"id\":1}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.001500Z\",\"mono_us\":1001500,\"dir\":\"proxy>qe"
+    "mu\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name\""
+    ":\"device_add\",\"upstream_id\":1,\"by_proxy\":true,\"msg\":{\"execute\":\"device_add\","
+    "\"arguments\":{\"driver\":\"scsi-hd\",\"drive\":\"drive-disk0\",\"id\":\"disk0\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.002700Z\",\"mono_us\":1002700,\"dir\":\"qemu>pro"
+    "xy\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"reply\",\"name\":"
+    "\"device_add\",\"upstream_id\":1,\"by_proxy\":true,\"latency_us\":1200,\"msg\":{\"return"
+    "\":{},\"id\":1}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.002800Z\",\"mono_us\":1002800,\"dir\":\"proxy>cl"
+    "ient\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"event\",\"name\""
+    ":\"__org.qmproxy_DEVICE_ATTACHED\",\"msg\":{\"event\":\"__org.qmproxy_DEVICE_ATTACHED\","
+    "\"data\":{\"id\":\"disk0\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.002900Z\",\"mono_us\":1002900,\"dir\":\"proxy>cl"
+    "ient\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"reply\",\"name\""
+    ":\"__org.qmproxy_device-attach\",\"id\":\"a1\",\"latency_us\":1900,\"msg\":{\"return\":{"
+    "},\"id\":\"a1\"}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.010000Z\",\"mono_us\":1010000,\"dir\":\"client>p"
+    "roxy\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name"
+    "\":\"device_add\",\"id\":2,\"msg\":{\"execute\":\"device_add\",\"arguments\":{\"driver\""
+    ":\"e1000\",\"id\":\"nic0\"},\"id\":2}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.010010Z\",\"mono_us\":1010010,\"dir\":\"proxy>qe"
+    "mu\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name\""
+    ":\"device_add\",\"id\":2,\"upstream_id\":1,\"msg\":{\"execute\":\"device_add\",\"argumen"
+    "ts\":{\"driver\":\"e1000\",\"id\":\"nic0\"},\"id\":2}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.010490Z\",\"mono_us\":1010490,\"dir\":\"qemu>pro"
+    "xy\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"reply\",\"name\":"
+    "\"device_add\",\"id\":2,\"upstream_id\":1,\"latency_us\":490,\"msg\":{\"return\":{},\"id"
+    "\":1}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.010500Z\",\"mono_us\":1010500,\"dir\":\"proxy>cl"
+    "ient\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"reply\",\"name\""
+    ":\"device_add\",\"id\":2,\"latency_us\":500,\"msg\":{\"return\":{},\"id\":2}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.020000Z\",\"mono_us\":1020000,\"dir\":\"client>p"
+    "roxy\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name"
+    "\":\"__org.qmproxy_device-detach\",\"id\":\"a2\",\"msg\":{\"execute\":\"__org.qmproxy_de"
+    "vice-detach\",\"arguments\":{\"id\":\"disk0\"},\"id\":\"a2\"}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.020100Z\",\"mono_us\":1020100,\"dir\":\"proxy>qe"
+    "mu\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name\""
+    ":\"device_del\",\"upstream_id\":1,\"by_proxy\":true,\"msg\":{\"execute\":\"device_del\","
+    "\"arguments\":{\"id\":\"disk0\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.020500Z\",\"mono_us\":1020500,\"dir\":\"qemu>pro"
+    "xy\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"reply\",\"name\":"
+    "\"device_del\",\"upstream_id\":1,\"by_proxy\":true,\"latency_us\":400,\"msg\":{\"return"
+    "\":{},\"id\":1}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.050100Z\",\"mono_us\":1050100,\"dir\":\"qemu>pro"
+    "xy\",\"kind\":\"event\",\"name\":\"DEVICE_DELETED\",\"msg\":{\"event\":\"DEVICE_DELETED"
+    "\",\"data\":{\"device\":\"disk0\",\"path\":\"/machine/peripheral/disk0\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.050110Z\",\"mono_us\":1050110,\"dir\":\"proxy>cl"
+    "ient\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"event\",\"name\""
+    ":\"DEVICE_DELETED\",\"msg\":{\"event\":\"DEVICE_DELETED\",\"data\":{\"device\":\"disk0\""
+    ",\"path\":\"/machine/peripheral/disk0\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.050200Z\",\"mono_us\":1050200,\"dir\":\"proxy>qe"
+    "mu\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name\""
+    ":\"blockdev-del\",\"upstream_id\":1,\"by_proxy\":true,\"msg\":{\"execute\":\"blockdev-de"
+    "l\",\"arguments\":{\"node-name\":\"drive-disk0\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.050300Z\",\"mono_us\":1050300,\"dir\":\"qemu>pro"
+    "xy\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"error\",\"name\":"
+    "\"blockdev-del\",\"upstream_id\":1,\"by_proxy\":true,\"latency_us\":100,\"msg\":{\"id\":"
+    "1,\"error\":{\"class\":\"GenericError\",\"desc\":\"Node drive-disk0 is in use\"}},\"erro"
+    "r\":\"Node drive-disk0 is in use\",\"class\":\"GenericError\"}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.050400Z\",\"mono_us\":1050400,\"dir\":\"proxy>cl"
+    "ient\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"reply\",\"name\""
+    ":\"__org.qmproxy_device-detach\",\"id\":\"a2\",\"latency_us\":30400,\"msg\":{\"return\":"
+    "{},\"id\":\"a2\"}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.060000Z\",\"mono_us\":1060000,\"dir\":\"proxy>qe"
+    "mu\",\"kind\":\"command\",\"name\":\"device_add\",\"upstream_id\":2,\"by_proxy\":true,\""
+    "msg\":{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"virtio-blk-pci\",\"id\":\""
+    "vdb\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.065000Z\",\"mono_us\":1065000,\"dir\":\"proxy>qe"
+    "mu\",\"client\":1,\"pid\":10,\"uid\":0,\"exe\":\"runtime\",\"kind\":\"command\",\"name\""
+    ":\"blockdev-add\",\"upstream_id\":1,\"by_proxy\":true,\"msg\":{\"execute\":\"blockdev-ad"
+    "d\",\"arguments\":{\"node-name\":\"drive-x\",\"driver\":\"null-co\"}}}\n"
+    "{\"v\":1,\"kind\":\"header\",\"time\":\"2026-11-25T02:50:00.070000Z\",\"mono_us\":107000"
+    "0,\"qmproxy\":\"0.1.0\",\"upstream\":\"/run/vm/qmp.sock\",\"filter\":\"hotplug\"}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.070100Z\",\"mono_us\":1070100,\"dir\":\"proxy>qe"
+    "mu\",\"kind\":\"command\",\"name\":\"blockdev-add\",\"upstream_id\":1,\"by_proxy\":true,"
+    "\"msg\":{\"execute\":\"blockdev-add\",\"arguments\":{\"node-name\":\"drive-y\",\"driver"
+    "\":\"null-co\"}}}\n"
+    "{\"v\":1,\"time\":\"2026-11-25T02:50:00.070300Z\",\"mono_us\":1070300,\"dir\":\"qemu>pro"
+    "xy\",\"kind\":\"reply\",\"name\":\"blockdev-add\",\"upstream_id\":1,\"by_proxy\":true,\""
+    "latency_us\":200,\"msg\":{\"return\":{},\"id\":1}}\n";
+
+#define BY_PROXY_LINES 25
 
 /* ---- running the tool ---- */
 
@@ -446,9 +558,9 @@ static void test_summary_qemu_side(Fixture *f, gconstpointer data)
 
 /* ---- --chrome ---- */
 
-static JsonObject *load_chrome(Fixture *f, JsonParser *parser)
+static JsonObject *load_chrome_text(Fixture *f, JsonParser *parser, const char *text)
 {
-    g_autofree char *path = write_trace(f, "known.jsonl", known_trace, -1);
+    g_autofree char *path = write_trace(f, "trace.jsonl", text, -1);
     g_autofree char *chrome = g_build_filename(f->dir, "out.json", NULL);
     g_autofree char *out = NULL, *err = NULL;
     g_autoptr(GError) error = NULL;
@@ -461,6 +573,11 @@ static JsonObject *load_chrome(Fixture *f, JsonParser *parser)
     root = json_parser_get_root(parser);
     g_assert_true(JSON_NODE_HOLDS_OBJECT(root));
     return json_node_get_object(root);
+}
+
+static JsonObject *load_chrome(Fixture *f, JsonParser *parser)
+{
+    return load_chrome_text(f, parser, known_trace);
 }
 
 /* The events with phase @ph and process @pid, in file order. */
@@ -562,6 +679,172 @@ static void test_chrome_devices_events(Fixture *f, gconstpointer data)
     }
     g_assert_cmpstr(json_object_get_string_member(instants->pdata[2], "name"), ==,
                     "DEVICE_DELETED");
+}
+
+/* ---- commands the proxy made itself (by_proxy) ---- */
+
+static const char *const by_proxy_commands[] = {
+    "blockdev-add 3 0 1 200 us 300 us 300 us",
+    "blockdev-del 1 1 0 100 us 100 us 100 us",
+    "device_add 2 0 1 1.200 ms 1.200 ms 1.200 ms",
+    "device_del 1 0 0 400 us 400 us 400 us",
+    NULL,
+};
+
+static void test_by_proxy_summary(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = write_trace(f, "by-proxy.jsonl", by_proxy_trace, -1);
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint(run((const char *[]){ "--summary", path, NULL }, &out, &err), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+    g_assert_nonnull(strstr(out, "23 records, 2 headers, filter hotplug, 70.300 ms"));
+    /* The clients' commands once each; the proxy's in their own table. */
+    assert_rows(out, "Commands (",
+                (const char *[]){
+                    "__org.qmproxy_device-attach 1 0 0 1.900 ms 1.900 ms 1.900 ms",
+                    "__org.qmproxy_device-detach 1 0 0 30.400 ms 30.400 ms 30.400 ms",
+                    "device_add 1 0 0 500 us 500 us 500 us",
+                    NULL,
+                });
+    g_assert_nonnull(strstr(out, "Commands the proxy made itself (device manager; latency from "
+                                 "qemu>proxy replies"));
+    assert_rows(out, "Commands the proxy made itself", by_proxy_commands);
+    assert_rows(out, "Devices",
+                (const char *[]){
+                    "disk0 scsi-hd 1 via proxy 1.200 ms 30.000 ms removed",
+                    "nic0 e1000 1 500 us - plugged",
+                    "vdb virtio-blk-pci proxy - - add pending",
+                    NULL,
+                });
+    /* The proxy's commands and its refused blockdev-del are not client 1's. */
+    assert_rows(out, "Clients", (const char *[]){ "1 runtime 10 0 3 0 2", NULL });
+}
+
+/* A trace without by_proxy records has no table for them. */
+static void test_by_proxy_none(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = write_trace(f, "known.jsonl", known_trace, -1);
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint(run((const char *[]){ "--summary", path, NULL }, &out, &err), ==, 0);
+    g_assert_null(strstr(out, "made itself"));
+}
+
+/* QEMU's side only: the client's device_add from proxy>qemu, the proxy's
+ * commands as before. */
+static void test_by_proxy_qemu_side(Fixture *f, gconstpointer data)
+{
+    g_autofree char *text = only_lines(
+        by_proxy_trace, (const char *[]){ "\"kind\":\"header\"", "\"dir\":\"proxy>qemu\"",
+                                          "\"dir\":\"qemu>proxy\"", NULL });
+    g_autofree char *path = write_trace(f, "qemu-side.jsonl", text, -1);
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint(run((const char *[]){ "--summary", path, NULL }, &out, &err), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+    assert_rows(out, "Commands (",
+                (const char *[]){ "device_add 1 0 0 490 us 490 us 490 us", NULL });
+    assert_rows(out, "Commands the proxy made itself", by_proxy_commands);
+    assert_rows(out, "Devices",
+                (const char *[]){
+                    "disk0 scsi-hd 1 via proxy 1.200 ms 30.000 ms removed",
+                    "nic0 e1000 1 490 us - plugged",
+                    "vdb virtio-blk-pci proxy - - add pending",
+                    NULL,
+                });
+}
+
+static void test_by_proxy_chrome(Fixture *f, gconstpointer data)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *root = load_chrome_text(f, parser, by_proxy_trace);
+    g_autoptr(GPtrArray) clients = chrome_events(root, "X", 1);
+    g_autoptr(GPtrArray) devices = chrome_events(root, "X", 2);
+    g_autoptr(GPtrArray) spans = chrome_events(root, "X", 4);
+    g_autoptr(GPtrArray) meta = chrome_events(root, "M", 4);
+    JsonObject *e;
+
+    g_assert_cmpuint(clients->len, ==, 3);
+    g_assert_cmpuint(spans->len, ==, 7);
+    e = spans->pdata[0];
+    assert_span(e, "blockdev-add", 1, 1001100, 300);
+    g_assert_true(json_object_get_boolean_member(args_of(e), "by_proxy"));
+    g_assert_cmpint(json_object_get_int_member(args_of(e), "upstream_id"), ==, 1);
+    assert_span(spans->pdata[1], "device_add", 1, 1001500, 1200);
+    g_assert_cmpstr(json_object_get_string_member(
+                        json_object_get_object_member(args_of(spans->pdata[1]), "arguments"), "id"),
+                    ==, "disk0");
+    e = spans->pdata[3];
+    assert_span(e, "blockdev-del", 1, 1050200, 100);
+    g_assert_cmpstr(json_object_get_string_member(args_of(e), "error_class"), ==, "GenericError");
+    assert_span(spans->pdata[4], "device_add", 0, 1060000, 10300);
+    /* The reply after the restart is the new proxy's command's, not the
+     * older one's with the same upstream_id. */
+    e = spans->pdata[5];
+    assert_span(e, "blockdev-add", 1, 1065000, 5300);
+    g_assert_true(json_object_get_boolean_member(args_of(e), "no_reply"));
+    assert_span(spans->pdata[6], "blockdev-add", 0, 1070100, 200);
+
+    g_assert_cmpuint(meta->len, ==, 3);
+    g_assert_cmpstr(json_object_get_string_member(args_of(meta->pdata[0]), "name"), ==,
+                    "made by the proxy (device manager)");
+    g_assert_cmpint(json_object_get_int_member(meta->pdata[1], "tid"), ==, 0);
+    g_assert_cmpstr(json_object_get_string_member(args_of(meta->pdata[1]), "name"), ==,
+                    "for no client");
+    g_assert_cmpstr(json_object_get_string_member(args_of(meta->pdata[2]), "name"), ==,
+                    "for client 1 runtime (pid 10)");
+
+    g_assert_cmpuint(devices->len, ==, 3);
+    e = devices->pdata[0];
+    assert_span(e, "disk0", 1, 1001500, 48600);
+    g_assert_true(json_object_get_boolean_member(args_of(e), "by_proxy"));
+    g_assert_cmpint(json_object_get_int_member(args_of(e), "plug_us"), ==, 1200);
+    g_assert_cmpint(json_object_get_int_member(args_of(e), "unplug_us"), ==, 30000);
+    g_assert_false(json_object_get_boolean_member(args_of(devices->pdata[1]), "by_proxy"));
+}
+
+static void test_by_proxy_timeline(Fixture *f, gconstpointer data)
+{
+    g_autofree char *path = write_trace(f, "by-proxy.jsonl", by_proxy_trace, -1);
+    g_autofree char *out = NULL, *err = NULL;
+    g_auto(GStrv) lines = NULL;
+    g_autofree char *command = NULL, *reply = NULL;
+    guint marked = 0;
+
+    g_assert_cmpint(run((const char *[]){ path, NULL }, &out, &err), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+    lines = g_strsplit(out, "\n", -1);
+    g_assert_cmpuint(g_strv_length(lines), ==, BY_PROXY_LINES + 1);
+    for (guint i = 0; lines[i]; i++) {
+        marked += g_str_has_suffix(lines[i], " (by_proxy)");
+    }
+    g_assert_cmpuint(marked, ==, 12);
+    command = squeeze(lines[4]);
+    g_assert_cmpstr(command, ==,
+                    "02:50:00.001500 +0.100 ms #1 runtime[10] P->Q command device_add "
+                    "{\"driver\":\"scsi-hd\",\"drive\":\"drive-disk0\",\"id\":\"disk0\"} "
+                    "(by_proxy)");
+    /* The client's own command through the proxy is not marked. */
+    reply = squeeze(lines[10]);
+    g_assert_cmpstr(reply, ==,
+                    "02:50:00.010490 +0.480 ms #1 runtime[10] Q->P reply device_add id=2 "
+                    "490 us");
+}
+
+/* "by_proxy" must be a boolean, as the writer makes it. */
+static void test_by_proxy_bad_type(Fixture *f, gconstpointer data)
+{
+    static const char text[] =
+        "{\"v\":1,\"time\":\"2026-11-25T02:50:00Z\",\"mono_us\":1,\"dir\":\"proxy>qemu\","
+        "\"kind\":\"command\",\"name\":\"device_add\",\"upstream_id\":1,\"by_proxy\":\"yes\"}\n";
+    g_autofree char *path = write_trace(f, "bad.jsonl", text, -1);
+    g_autofree char *out = NULL, *err = NULL;
+    g_autofree char *expect = g_strdup_printf("%s:1: member 'by_proxy' is not a boolean", path);
+
+    g_assert_cmpint(run((const char *[]){ path, NULL }, &out, &err), ==, 0);
+    g_assert_true(g_str_has_prefix(err, expect));
+    g_assert_cmpstr(out, ==, "");
 }
 
 /* ---- damaged traces ---- */
@@ -1005,6 +1288,12 @@ int main(int argc, char **argv)
         { "/trace-tool/summary/qemu-side-only", test_summary_qemu_side },
         { "/trace-tool/chrome/commands", test_chrome_commands },
         { "/trace-tool/chrome/devices-and-events", test_chrome_devices_events },
+        { "/trace-tool/by-proxy/summary", test_by_proxy_summary },
+        { "/trace-tool/by-proxy/none", test_by_proxy_none },
+        { "/trace-tool/by-proxy/qemu-side-only", test_by_proxy_qemu_side },
+        { "/trace-tool/by-proxy/chrome", test_by_proxy_chrome },
+        { "/trace-tool/by-proxy/timeline", test_by_proxy_timeline },
+        { "/trace-tool/by-proxy/bad-type", test_by_proxy_bad_type },
         { "/trace-tool/damaged/truncated", test_truncated },
         { "/trace-tool/damaged/garbage-lines", test_garbage },
         { "/trace-tool/damaged/future-version", test_future_version },
