@@ -1,7 +1,8 @@
 /* test-guest.c - the device manager with a guest that answers hot-plug:
  * the SCSI addresses the proxy picks are the ones the guest sees, and PCI
  * devices are really unplugged (the guest acknowledges, QEMU reports
- * DEVICE_DELETED), so their slots are reused.
+ * DEVICE_DELETED), so their slots are reused; and the device manager's
+ * own commands (device-attach, device-detach) as the guest sees them.
  *
  * The guest (tests/guest/build-guest.sh: Debian's cloud kernel and a
  * busybox initramfs) reports changes of /sys/block on its console. It is
@@ -9,9 +10,14 @@
  * are skipped with the reason. */
 #include "harness.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 typedef struct {
     char *dir;
@@ -66,7 +72,9 @@ static char *console_wait(Guest *g, const char *prefix)
     g_error("the guest never printed '%s'", prefix);
 }
 
-static Guest *guest_start(const char *const *proxy_opts)
+/* Boots the guest behind a proxy with @proxy_opts; @qemu_extra (may be
+ * NULL) adds to QEMU's arguments. */
+static Guest *guest_start_full(const char *const *proxy_opts, const char *const *qemu_extra)
 {
     Guest *g = g_new0(Guest, 1);
     g_autofree char *kernel = g_build_filename(guest_dir, "vmlinuz", NULL);
@@ -75,7 +83,7 @@ static Guest *guest_start(const char *const *proxy_opts)
     g->dir = g_dir_make_tmp("qmproxy-guest-XXXXXX", NULL);
     g->console = g_build_filename(g->dir, "console.log", NULL);
     g_autofree char *serial = g_strconcat("file:", g->console, NULL);
-    const char *const args[] = {
+    const char *const fixed[] = {
         "-m",      "256",
         "-kernel", kernel,
         "-initrd", initrd,
@@ -84,9 +92,16 @@ static Guest *guest_start(const char *const *proxy_opts)
         "-device", "virtio-scsi-pci,id=scsi0",
         "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1",
         "-device", "pcie-root-port,id=rp2,bus=pcie.0,chassis=2",
-        NULL,
     };
-    g->qemu = test_qemu_start(args);
+    g_autoptr(GPtrArray) args = g_ptr_array_new();
+    for (guint i = 0; i < G_N_ELEMENTS(fixed); i++) {
+        g_ptr_array_add(args, (gpointer)fixed[i]);
+    }
+    for (guint i = 0; qemu_extra && qemu_extra[i]; i++) {
+        g_ptr_array_add(args, (gpointer)qemu_extra[i]);
+    }
+    g_ptr_array_add(args, NULL);
+    g->qemu = test_qemu_start((const char *const *)args->pdata);
     g->proxy = test_proxy_start(g->qemu->qmp, g->qemu->dir, proxy_opts);
     g->c = test_client_connect(g->proxy->listen);
     g_free(test_client_handshake(g->c, NULL));
@@ -100,6 +115,11 @@ static Guest *guest_start(const char *const *proxy_opts)
         g_free(test_client_cmd(g->c, cmd));
     }
     return g;
+}
+
+static Guest *guest_start(const char *const *proxy_opts)
+{
+    return guest_start_full(proxy_opts, NULL);
 }
 
 static void guest_stop(Guest *g)
@@ -209,6 +229,287 @@ static void test_pci_unplug_then_blockdev_del(void)
     guest_stop(g);
 }
 
+/* ---- the device manager's commands (issue #5) with a guest ---- */
+
+#define DM "__org.qmproxy_"
+
+/* A 1 MiB raw image (sparse) in QEMU's temporary directory. */
+static char *guest_image(Guest *g, const char *name)
+{
+    char *path = g_build_filename(g->qemu->dir, name, NULL);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, 1 << 20), ==, 0);
+    close(fd);
+    return path;
+}
+
+/* Member @name of a flat reply (a string's text, or a number or boolean
+ * as written), NULL when absent. */
+static char *member(const char *reply, const char *name)
+{
+    g_autofree char *pattern = g_strdup_printf("\"%s\": (\"([^\"]*)\"|([-0-9a-z]+))", name);
+    g_autoptr(GRegex) re = g_regex_new(pattern, 0, 0, NULL);
+    g_autoptr(GMatchInfo) match = NULL;
+
+    if (!g_regex_match(re, reply, 0, &match)) {
+        return NULL;
+    }
+    char *value = g_match_info_fetch(match, 2);
+    if (!*value) {
+        g_free(value);
+        value = g_match_info_fetch(match, 3);
+    }
+    return value;
+}
+
+static void assert_member(const char *reply, const char *name, const char *want)
+{
+    g_autofree char *got = member(reply, name);
+
+    if (g_strcmp0(got, want) != 0) {
+        g_error("%s is %s, not %s: %s", name, got ? got : "absent", want, reply);
+    }
+}
+
+/* Sends a command made from @fmt; returns the reply, events before it go
+ * to @events (may be NULL). */
+static char *send_cmd(Guest *g, GPtrArray *events, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+static char *send_cmd(Guest *g, GPtrArray *events, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    test_client_send(g->c, cmd);
+    return test_client_recv_reply(g->c, events);
+}
+
+/* @op on device @id, which must succeed; returns the reply. */
+static char *dev_ok(Guest *g, GPtrArray *events, const char *op, const char *id)
+{
+    char *r =
+        send_cmd(g, events, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
+
+    if (!g_str_has_prefix(r, "{\"return\": ")) {
+        g_error("%s %s -> %s", op, id, r);
+    }
+    return r;
+}
+
+static void dev_new(Guest *g, const char *driver, const char *path, const char *id)
+{
+    g_autofree char *r = send_cmd(g, NULL,
+                                  "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
+                                  "\"%s\", \"path\": \"%s\", \"id\": \"%s\"}}",
+                                  driver, path, id);
+
+    if (!g_str_has_prefix(r, "{\"return\": ")) {
+        g_error("device-new %s -> %s", id, r);
+    }
+    assert_member(r, "state", "detached");
+}
+
+/* Whether QEMU has block node or chardev @name (@query: the query command,
+ * @key: the member naming them). */
+static gboolean qemu_lists(Guest *g, const char *query, const char *key, const char *name)
+{
+    g_autofree char *r = send_cmd(g, NULL, "{\"execute\": \"%s\"}", query);
+    g_autofree char *needle = g_strdup_printf("\"%s\": \"%s\"", key, name);
+
+    g_assert_true(g_str_has_prefix(r, "{\"return\": "));
+    return strstr(r, needle) != NULL;
+}
+
+/* Reads until QEMU's DEVICE_DELETED for @id is among @events. */
+static void wait_deleted(Guest *g, GPtrArray *events, const char *id)
+{
+    g_autofree char *needle = g_strdup_printf("\"device\": \"%s\"", id);
+
+    for (guint i = 0;; i++) {
+        if (i == events->len) {
+            char *line = test_client_recv_line(g->c, 20000);
+
+            if (!line) {
+                g_error("no DEVICE_DELETED for %s", id);
+            }
+            g_ptr_array_add(events, line);
+        }
+        const char *ev = g_ptr_array_index(events, i);
+        if (strstr(ev, "\"event\": \"DEVICE_DELETED\"") && strstr(ev, needle)) {
+            return;
+        }
+    }
+}
+
+/* Attaches @id; the guest sees a disk named as the reply says. Returns
+ * the reply. */
+static char *attach_seen(Guest *g, const char *id)
+{
+    char *a = dev_ok(g, NULL, "device-attach", id);
+    g_autofree char *line = console_wait(g, "BLOCK+ vd");
+    g_autofree char *name = member(a, "drive-name");
+    g_autofree char *want = g_strdup_printf("BLOCK+ %s ", name);
+
+    assert_member(a, "state", "attached");
+    if (!g_str_has_prefix(line, want)) {
+        g_error("the guest saw \"%s\" for %s", line, a);
+    }
+    return a;
+}
+
+/* Detaches @id: QEMU reports DEVICE_DELETED, the guest loses @name, the
+ * back end is gone. */
+static void detach_gone(Guest *g, const char *id, const char *name)
+{
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *d = dev_ok(g, events, "device-detach", id);
+    g_autofree char *want = g_strdup_printf("BLOCK- %s", name);
+    g_autofree char *node = g_strconcat("drive-", id, NULL);
+
+    assert_member(d, "state", "detached");
+    assert_member(d, "attach-count", "0");
+    wait_deleted(g, events, id);
+    g_autofree char *line = console_wait(g, "BLOCK- ");
+    g_assert_cmpstr(line, ==, want);
+    g_assert_false(qemu_lists(g, "query-named-block-nodes", "node-name", node));
+}
+
+static void test_manager_virtio_blk(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", "--hotplug-bus", "rp2", NULL };
+    Guest *g = guest_start(opts);
+    g_autofree char *img = guest_image(g, "vb.img");
+    g_autofree char *img2 = guest_image(g, "vb2.img");
+
+    /* a container restarting: a new device each time, always the first
+     * root port and the first name, since the guest really let go */
+    for (int cycle = 0; cycle < 5; cycle++) {
+        g_autofree char *id = g_strdup_printf("vb%d", cycle);
+
+        dev_new(g, "virtio-blk", img, id);
+        g_autofree char *a = attach_seen(g, id);
+        assert_member(a, "bus", "rp1");
+        assert_member(a, "pci-slot", "0");
+        assert_member(a, "drive-name", "vda");
+        g_autofree char *node = g_strconcat("drive-", id, NULL);
+        g_assert_true(qemu_lists(g, "query-named-block-nodes", "node-name", node));
+        g_autofree char *bus = place(g, id);
+        g_assert_cmpstr(bus, ==, "rp1");
+        if (cycle == 0) {
+            /* a second disk meanwhile: the second port, the next name */
+            dev_new(g, "virtio-blk", img2, "other");
+            g_autofree char *a2 = attach_seen(g, "other");
+            assert_member(a2, "bus", "rp2");
+            assert_member(a2, "drive-name", "vdb");
+            detach_gone(g, "other", "vdb");
+        }
+        detach_gone(g, id, "vda");
+        g_autofree char *r = dev_ok(g, NULL, "device-remove", id);
+        assert_member(r, "reference-count", "0");
+    }
+    guest_stop(g);
+}
+
+static void test_manager_unplug_timeout_then_release(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", "--unplug-timeout", "5", NULL };
+    Guest *g = guest_start(opts);
+    g_autofree char *img = guest_image(g, "vt.img");
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+
+    dev_new(g, "virtio-blk", img, "vt");
+    g_autofree char *a = attach_seen(g, "vt");
+    /* a stopped guest cannot release the disk: the detach gives up */
+    g_free(send_cmd(g, NULL, "{\"execute\": \"stop\"}"));
+    g_autofree char *e = send_cmd(
+        g, NULL, "{\"execute\": \"" DM "device-detach\", \"arguments\": {\"id\": \"vt\"}}");
+    g_assert_true(g_str_has_prefix(e, "{\"error\": {\"class\": \"GenericError\""));
+    g_assert_nonnull(strstr(e, "did not release"));
+    g_autofree char *q = dev_ok(g, NULL, "query-device", "vt");
+    assert_member(q, "state", "unplugging");
+    g_assert_true(qemu_lists(g, "query-named-block-nodes", "node-name", "drive-vt"));
+
+    /* a second detach waits again; another client lets the guest run, it
+     * releases the disk, and the waiting detach completes */
+    test_client_send(g->c,
+                     "{\"execute\": \"" DM "device-detach\", \"arguments\": {\"id\": \"vt\"}}");
+    TestClient *other = test_client_connect(g->proxy->listen);
+    g_free(test_client_handshake(other, NULL));
+    g_autofree char *cont = test_client_cmd(other, "{\"execute\": \"cont\"}");
+    g_assert_cmpstr(cont, ==, "{\"return\": {}}");
+    test_client_free(other);
+    g_autofree char *d = test_client_recv_reply(g->c, events);
+    if (!g_str_has_prefix(d, "{\"return\": ")) {
+        g_error("the second detach: %s", d);
+    }
+    assert_member(d, "state", "detached");
+    wait_deleted(g, events, "vt");
+    g_autofree char *line = console_wait(g, "BLOCK- ");
+    g_assert_cmpstr(line, ==, "BLOCK- vda");
+    g_assert_false(qemu_lists(g, "query-named-block-nodes", "node-name", "drive-vt"));
+    guest_stop(g);
+}
+
+static void test_manager_vhost_user_blk(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", NULL };
+    /* vhost-user needs guest memory the back end can map */
+    const char *const extra[] = { "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
+                                  "-numa", "node,memdev=mem", NULL };
+    g_autofree char *qsd = g_find_program_in_path("qemu-storage-daemon");
+
+    if (!qsd) {
+        g_test_skip("qemu-storage-daemon is not installed");
+        return;
+    }
+    Guest *g = guest_start_full(opts, extra);
+    g_autofree char *img = guest_image(g, "vu.img");
+    g_autofree char *sock = g_build_filename(g->qemu->dir, "vu.sock", NULL);
+    g_autofree char *blockdev = g_strdup_printf("driver=file,node-name=f,filename=%s", img);
+    g_autofree char *export = g_strdup_printf(
+        "type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path=%s,writable=on", sock);
+    const char *argv[] = { qsd, "--blockdev", blockdev, "--export", export, NULL };
+    g_autoptr(GError) error = NULL;
+    GPid daemon;
+
+    g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &daemon,
+                  &error);
+    g_assert_no_error(error);
+    /* listening once a connection is taken (it serves the next one after) */
+    test_client_free(test_client_connect(sock));
+
+    /* twice: the back end serves the device again after a detach */
+    for (int cycle = 0; cycle < 2; cycle++) {
+        g_autofree char *id = g_strdup_printf("vu%d", cycle);
+        g_autofree char *chardev = g_strconcat("char-", id, NULL);
+
+        dev_new(g, "vhost-user-blk", sock, id);
+        g_autofree char *a = dev_ok(g, NULL, "device-attach", id);
+        assert_member(a, "chardev", chardev);
+        assert_member(a, "bus", "rp1");
+        g_assert_true(qemu_lists(g, "query-chardev", "label", chardev));
+        g_autofree char *line = console_wait(g, "BLOCK+ vd");
+        g_auto(GStrv) parts = g_strsplit(line, " ", 3);
+
+        g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *d = dev_ok(g, events, "device-detach", id);
+        assert_member(d, "state", "detached");
+        wait_deleted(g, events, id);
+        g_autofree char *gone = console_wait(g, "BLOCK- ");
+        g_assert_cmpstr(gone + strlen("BLOCK- "), ==, parts[1]);
+        g_assert_false(qemu_lists(g, "query-chardev", "label", chardev));
+        g_autofree char *r = dev_ok(g, NULL, "device-remove", id);
+        assert_member(r, "reference-count", "0");
+    }
+    guest_stop(g);
+    kill(daemon, SIGKILL);
+    waitpid(daemon, NULL, 0);
+    g_spawn_close_pid(daemon);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -222,5 +523,9 @@ int main(int argc, char **argv)
     g_test_add_func("/guest/scsi-addresses-seen", test_scsi_addresses_seen);
     g_test_add_func("/guest/pci-unplug-reuses-slot", test_pci_unplug_reuses_slot);
     g_test_add_func("/guest/pci-unplug-then-blockdev-del", test_pci_unplug_then_blockdev_del);
+    g_test_add_func("/guest/manager/virtio-blk", test_manager_virtio_blk);
+    g_test_add_func("/guest/manager/unplug-timeout-then-release",
+                    test_manager_unplug_timeout_then_release);
+    g_test_add_func("/guest/manager/vhost-user-blk", test_manager_vhost_user_blk);
     return g_test_run();
 }
