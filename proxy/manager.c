@@ -953,6 +953,12 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
     while (strcmp(manager_kind_names[kind], driver) != 0) {
         kind++; /* the schema let only known names through */
     }
+    if (!g_path_is_absolute(path)) {
+        /* QEMU would open it from its own working directory */
+        reply_now(m, client, slot, req, NULL, QMP_CLASS_GENERIC,
+                  "Parameter 'path' expects an absolute path");
+        return;
+    }
     g_autofree char *key = manager_device_key(kind, path, &st);
     MDevice *d = find_by_key(m, key);
     if (d) {

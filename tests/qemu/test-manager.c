@@ -904,6 +904,15 @@ static void test_errors(void)
     g_autofree char *e4 = fails(fx.c, "{\"execute\": \"" DM "device-new\", \"arguments\": "
                                       "{\"driver\": \"virtio-scsi\", \"path\": \"/p\", \"x\": 1}}");
     g_assert_cmpstr(e4, ==, "GenericError: Parameter 'x' is unexpected");
+    /* QEMU would open a relative path from its own working directory */
+    const char *const relative[] = { "disk.img", "", "./disk.img" };
+    for (guint i = 0; i < G_N_ELEMENTS(relative); i++) {
+        g_autofree char *e5 = fails(fx.c,
+                                    "{\"execute\": \"" DM "device-new\", \"arguments\": "
+                                    "{\"driver\": \"virtio-blk\", \"path\": \"%s\"}}",
+                                    relative[i]);
+        g_assert_cmpstr(e5, ==, "GenericError: Parameter 'path' expects an absolute path");
+    }
     /* none of that left a device behind */
     g_autoptr(JsonNode) all = ok(fx.c, "{\"execute\": \"" DM "query-devices\"}");
     JsonArray *list = json_node_get_array(all);
