@@ -39,22 +39,23 @@ typedef struct {
     guint attach_count;
     guint ref_count;
     State state;
-    GQueue ops;        /* of Op, oldest first */
-    gboolean busy;     /* the head operation waits for QEMU or the disk */
-    gboolean waiting;  /* ... for the unplug to finish */
-    gboolean deleted;  /* DEVICE_DELETED came; the back end is on its way out */
-    gboolean running;  /* run() is on the stack */
-    gboolean settling; /* an unplug nobody waited for is being saved */
-    gboolean gone;     /* out of the table; freed when idle */
-    gboolean removed;  /* its last reference is dropped: no longer saved */
-    gboolean unsaved;  /* made by a device-new whose save is under way */
+    GQueue ops;       /* of Op, oldest first */
+    gboolean busy;    /* the head operation waits for QEMU or the disk */
+    gboolean waiting; /* ... for the unplug to finish */
+    gboolean deleted; /* DEVICE_DELETED came; the back end is on its way out */
+    gboolean running; /* run() is on the stack */
+    gboolean gone;    /* out of the table; freed when idle */
+    gboolean removed; /* its last reference is dropped: no longer saved */
+    gboolean unsaved; /* made by a device-new whose save is under way */
     guint unplug_timer;
     /* what the change being saved goes back to if the save fails */
     guint undo_attach, undo_ref;
     State undo_state;
-    /* how the sequence under way ends once its outcome is saved */
-    char *outcome_error;
-    const char *outcome_event;
+    /* a plug's first halves: its record on disk, its back end in QEMU */
+    guint plug_pending;
+    GError *plug_save_error;
+    gboolean backend_added;
+    char *plug_backend_error;
 } MDevice;
 
 struct Manager {

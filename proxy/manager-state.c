@@ -2,11 +2,14 @@
  * written after every change (--state), read back at start, and brought
  * in line with what QEMU really has before any client is served.
  *
- * Every change that QEMU will see is saved before QEMU sees it (a device
- * is "plugging" on disk before its blockdev-add is sent, "unplugging"
- * before its device_del), so whatever instant the proxy dies at, the file
- * says which operation may have been cut short, and QEMU says how far it
- * got:
+ * A device is "plugging" on disk before its device_add is sent (its back
+ * end is added meanwhile, under a name made from the device's id, so a
+ * node or chardev QEMU has for a device the table does not call plugging
+ * is a leftover to remove), and "unplugging" before its device_del. The
+ * outcome is saved after the client is answered: until it is, the record
+ * already says what reconciliation makes of it. So whatever instant the
+ * proxy dies at, the file says which operation may have been cut short,
+ * and QEMU says how far it got:
  *   plugging, QEMU has the device     -> attached (the attach completed)
  *   plugging, QEMU lacks it           -> detached; a node made for it goes
  *   unplugging, QEMU has the device   -> device_del sent again; its

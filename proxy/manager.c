@@ -117,7 +117,8 @@ void manager_device_free(MDevice *d)
     g_free(d->path);
     g_free(d->key);
     g_free(d->bus);
-    g_free(d->outcome_error);
+    g_free(d->plug_backend_error);
+    g_clear_error(&d->plug_save_error);
     g_free(d);
 }
 
@@ -322,36 +323,25 @@ void manager_save(Manager *m)
     }
 }
 
-static void concluded(MDevice *d, const GError *save_error)
+/* The sequence under way is over: @event (may be NULL) is sent and the
+ * head operation answered (@error, taken: NULL for success) at once. The
+ * outcome is saved after: until it is, the record on disk ("plugging",
+ * "unplugging") already says what reconciliation would make of it. */
+static void conclude(MDevice *d, char *error, const char *event)
 {
-    g_autofree char *error = g_steal_pointer(&d->outcome_error);
-    const char *event = g_steal_pointer(&d->outcome_event);
+    g_autofree char *desc = error;
 
     if (event) {
         emit(d, event);
     }
-    if (!error && save_error) {
-        error = g_strdup_printf("%s %s: done, but the device table could not be saved: %s",
-                                op_name(d), d->id, save_error->message);
-    }
-    if (error) {
-        g_message("%s", error);
-        answer(d, NULL, QMP_CLASS_GENERIC, error);
+    if (desc) {
+        g_message("%s", desc);
+        answer(d, NULL, QMP_CLASS_GENERIC, desc);
     } else {
         answer_info(d);
     }
+    manager_save(d->m);
     run(d);
-}
-
-/* The sequence under way is over: once @d's new state is saved, the head
- * operation is answered (@error, taken: NULL for success) and @event
- * (may be NULL) sent. */
-static void conclude(MDevice *d, char *error, const char *event)
-{
-    g_free(d->outcome_error);
-    d->outcome_error = error;
-    d->outcome_event = event;
-    persist(d, concluded);
 }
 
 static void fail(MDevice *d, const char *step, const char *why)
@@ -529,30 +519,80 @@ static void add_device(MDevice *d)
     }
 }
 
+static void on_unsaved_rolled_back(gpointer data, QmpValue *reply)
+{
+    Step *s = data;
+    MDevice *d = s->d;
+    g_autoptr(GError) error = g_steal_pointer(&d->plug_save_error);
+
+    step_free(s);
+    refuse_unsaved(d, error);
+}
+
+/* Both halves of the plug's start are done: the "plugging" record and the
+ * back end. */
+static void plug_started(MDevice *d)
+{
+    if (--d->plug_pending > 0) {
+        return;
+    }
+    g_autofree char *backend_error = g_steal_pointer(&d->plug_backend_error);
+
+    if (d->plug_save_error) {
+        if (d->backend_added) {
+            /* QEMU must not keep what the disk does not know of */
+            g_autoptr(GString) removal = manager_backend_removal(d);
+
+            if (send(d, removal, on_unsaved_rolled_back, step_new(d))) {
+                return;
+            }
+        }
+        g_autoptr(GError) error = g_steal_pointer(&d->plug_save_error);
+        refuse_unsaved(d, error);
+        return;
+    }
+    if (backend_error) {
+        d->state = STATE_DETACHED;
+        fail(d, d->kind == KIND_VHOST_USER_BLK ? "chardev-add" : "blockdev-add", backend_error);
+        return;
+    }
+    add_device(d);
+}
+
 static void on_backend_added(gpointer data, QmpValue *reply)
 {
     Step *s = data;
     MDevice *d = s->d;
 
     step_free(s);
-    if (!succeeded(reply)) {
-        d->state = STATE_DETACHED;
-        fail(d, d->kind == KIND_VHOST_USER_BLK ? "chardev-add" : "blockdev-add", error_of(reply));
-        return;
+    d->backend_added = succeeded(reply);
+    if (!d->backend_added) {
+        d->plug_backend_error = g_strdup(error_of(reply));
     }
-    add_device(d);
+    plug_started(d);
 }
 
-/* The plug is on record (state plugging): QEMU may get it. */
 static void plug_saved(MDevice *d, const GError *error)
+{
+    if (error) {
+        d->plug_save_error = g_error_copy(error);
+    }
+    plug_started(d);
+}
+
+/* The plug starts with its record on disk ("plugging") and, at the same
+ * time, the back end in QEMU (named for the device, so that after a crash
+ * in between reconciliation finds and removes it); the device itself is
+ * added only once both are done. */
+static void plug(MDevice *d)
 {
     g_autoptr(GString) json = g_string_new(NULL);
     char name[64];
 
-    if (error) {
-        refuse_unsaved(d, error);
-        return;
-    }
+    d->state = STATE_PLUGGING;
+    d->busy = TRUE;
+    d->backend_added = FALSE;
+    d->plug_pending = manager_has_backend(d) ? 2 : 1;
     manager_backend_name(d, name, sizeof(name));
     switch (d->kind) {
     case KIND_VIRTIO_BLK:
@@ -576,16 +616,11 @@ static void plug_saved(MDevice *d, const GError *error)
         break;
     case KIND_VFIO_PCI:
     case KIND_COUNT:
-        add_device(d);
-        return;
+        break;
     }
-    send(d, json, on_backend_added, step_new(d));
-}
-
-static void plug(MDevice *d)
-{
-    d->state = STATE_PLUGGING;
-    d->busy = TRUE;
+    if (json->len && !send(d, json, on_backend_added, step_new(d))) {
+        return; /* closing */
+    }
     persist(d, plug_saved);
 }
 
@@ -617,13 +652,6 @@ static void wait_unplug(MDevice *d)
     }
 }
 
-static void unplug_settled(MDevice *d, const GError *error)
-{
-    d->settling = FALSE;
-    emit(d, EVENT_DETACHED);
-    run(d);
-}
-
 /* The unplug is over (with @error when the back end could not be
  * removed): a detach that waited is answered, anything else that waited
  * runs again. */
@@ -650,10 +678,12 @@ static void unplugged(MDevice *d, const char *error)
         return;
     }
     if (d->waiting) {
+        /* an attach or remove that waited runs now */
         d->busy = d->waiting = FALSE;
     }
-    d->settling = TRUE;
-    persist(d, unplug_settled);
+    emit(d, EVENT_DETACHED);
+    manager_save(d->m);
+    run(d);
 }
 
 static void on_backend_removed(gpointer data, QmpValue *reply)
@@ -862,11 +892,11 @@ static void run(MDevice *d)
         return; /* the caller's loop goes on */
     }
     d->running = TRUE;
-    while (!d->busy && !d->settling && !d->m->closing && (op = g_queue_peek_head(&d->ops))) {
+    while (!d->busy && !d->m->closing && (op = g_queue_peek_head(&d->ops))) {
         start(d, op);
     }
     d->running = FALSE;
-    if (d->gone && !d->busy && !d->settling && g_queue_is_empty(&d->ops)) {
+    if (d->gone && !d->busy && g_queue_is_empty(&d->ops)) {
         manager_device_free(d);
     }
 }

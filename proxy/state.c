@@ -198,6 +198,10 @@ static gboolean write_done(gpointer data)
     StateFile *sf = w->sf;
 
     sf->writing = FALSE;
+    if (w->error && !sf->closed) {
+        /* the waiters say what failed; a save nobody waits for is only logged */
+        g_warning("%s", w->error->message);
+    }
     for (guint i = 0; !sf->closed && i < w->waiters->len; i++) {
         Waiter *waiter = &g_array_index(w->waiters, Waiter, i);
 
