@@ -222,8 +222,8 @@ void listener_start(Listener *l, Proxy *proxy)
 
 Listener *listener_new_activated(GError **error)
 {
-    const char *pid = g_getenv("LISTEN_PID");
-    const char *fds = g_getenv("LISTEN_FDS");
+    g_autofree char *pid = g_strdup(g_getenv("LISTEN_PID"));
+    g_autofree char *fds = g_strdup(g_getenv("LISTEN_FDS"));
     struct sockaddr_un addr = { 0 };
     socklen_t len = sizeof(addr);
     int listening = 0;

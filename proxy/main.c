@@ -45,8 +45,9 @@ static int run_daemon(int argc, char **argv)
         status = 0;
         goto out;
     }
-    /* under systemd's socket activation the socket comes ready-made */
-    if (!cli.upstream || (!cli.listen && !g_getenv("LISTEN_FDS"))) {
+    /* under systemd's socket activation the socket comes ready-made (a
+     * --listen is then required only if it does not come: proxy_listen()) */
+    if (!cli.upstream || (!cli.listen && !g_getenv("LISTEN_PID"))) {
         g_printerr("qmproxy: %s is required (see --help)\n",
                    !cli.upstream ? "--upstream" : "--listen");
         goto out;

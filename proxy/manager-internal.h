@@ -51,6 +51,9 @@ typedef struct {
     /* what the change being saved goes back to if the save fails */
     guint undo_attach, undo_ref;
     State undo_state;
+    guint events, undo_events; /* QEMU events that changed the device */
+    char *refusal;             /* QEMU's refusal of a device_del, being saved */
+    gboolean refusal_pending;
     /* a plug's first halves: its record on disk, its back end in QEMU */
     guint plug_pending;
     GError *plug_save_error;
@@ -69,6 +72,7 @@ struct Manager {
     QmpValue *nodes;         /* query-named-block-nodes, while reconciling */
     QmpValue *chardevs;      /* query-chardev, while reconciling */
     GPtrArray *savings;      /* saves devices wait for */
+    GPtrArray *cleanups;     /* back ends reconciliation removes */
 };
 
 MDevice *manager_device_new(Manager *m, const char *id, Kind kind, const char *path);
@@ -88,5 +92,6 @@ GString *manager_backend_removal(MDevice *d);
 /* manager-state.c */
 /* The whole table as the state file holds it. */
 GString *manager_snapshot(gpointer manager);
+void manager_cleanup_free(gpointer cleanup);
 /* Writes the table after a change that waits for nothing. */
 void manager_save(Manager *m);

@@ -220,24 +220,81 @@ static void reconciled(Manager *m)
     m->ready(m->proxy);
 }
 
-static void on_reconcile_reply(gpointer data, QmpValue *reply)
+static void one_done(Manager *m)
 {
-    Manager *m = data;
-
-    if (reply && !qmp_value_dict_get(reply, "return")) {
-        g_autofree char *text = qmp_json_to_string(reply, FALSE);
-
-        g_warning("reconciling: QEMU refused a clean-up: %s", text);
-    }
     if (--m->reconciling == 0 && !m->closing) {
         reconciled(m);
     }
 }
 
+/* A back end to remove. QEMU drops a device from its tree before it lets
+ * go of the device's node, and the DEVICE_DELETED that says it did went to
+ * the proxy that died: "in use" is worth a few more tries. */
+typedef struct {
+    Manager *m;
+    GString *json;
+    guint tries;
+    guint timer;
+} Cleanup;
+
+#define CLEANUP_TRIES 50
+#define CLEANUP_RETRY_MS 20
+
+void manager_cleanup_free(gpointer cleanup)
+{
+    Cleanup *c = cleanup;
+
+    g_clear_handle_id(&c->timer, g_source_remove);
+    g_string_free(c->json, TRUE);
+    g_free(c);
+}
+
+static void cleanup_send(Cleanup *c);
+
+static gboolean cleanup_retry(gpointer data)
+{
+    Cleanup *c = data;
+
+    c->timer = 0;
+    cleanup_send(c);
+    return G_SOURCE_REMOVE;
+}
+
+static void on_cleanup_reply(gpointer data, QmpValue *reply)
+{
+    Cleanup *c = data;
+    Manager *m = c->m;
+    QmpValue *err = reply ? qmp_value_dict_get(reply, "error") : NULL;
+    const char *desc = err ? qmp_value_dict_get_string(err, "desc") : NULL;
+
+    if (desc && strstr(desc, "is in use") && ++c->tries < CLEANUP_TRIES && !m->closing) {
+        c->timer = g_timeout_add(CLEANUP_RETRY_MS, cleanup_retry, c);
+        return;
+    }
+    if (err) {
+        g_autofree char *text = qmp_json_to_string(reply, FALSE);
+
+        g_warning("reconciling: QEMU refused a clean-up: %s", text);
+    }
+    g_ptr_array_remove_fast(m->cleanups, c);
+    one_done(m);
+}
+
+static void cleanup_send(Cleanup *c)
+{
+    router_ask(proxy_get_router(c->m->proxy), c->json->str, c->json->len, TRUE, NULL,
+               on_cleanup_reply, c);
+}
+
 static void ask(Manager *m, GString *json)
 {
+    Cleanup *c = g_new0(Cleanup, 1);
+
+    c->m = m;
+    c->json = g_string_new(json->str);
+    g_ptr_array_add(m->cleanups, c);
     m->reconciling++;
-    router_ask(proxy_get_router(m->proxy), json->str, json->len, TRUE, NULL, on_reconcile_reply, m);
+    cleanup_send(c);
 }
 
 /* Whether QEMU has the back end made for @d. */
@@ -309,19 +366,23 @@ static void on_nodes(gpointer data, QmpValue *reply)
 {
     Manager *m = data;
 
-    m->nodes = reply ? qmp_value_ref(qmp_value_dict_get(reply, "return")) : NULL;
+    QmpValue *ret = reply ? qmp_value_dict_get(reply, "return") : NULL;
+
+    m->nodes = ret ? qmp_value_ref(ret) : NULL;
 }
 
 static void on_chardevs(gpointer data, QmpValue *reply)
 {
     Manager *m = data;
 
-    m->chardevs = reply ? qmp_value_ref(qmp_value_dict_get(reply, "return")) : NULL;
+    QmpValue *ret = reply ? qmp_value_dict_get(reply, "return") : NULL;
+
+    m->chardevs = ret ? qmp_value_ref(ret) : NULL;
     if (!m->closing) {
         got_backends(m);
     }
     /* the answers reconciliation waits for are counted from here */
-    on_reconcile_reply(m, reply);
+    one_done(m);
 }
 
 void manager_reconcile(Manager *m, ManagerReady ready)

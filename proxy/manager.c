@@ -72,6 +72,7 @@ typedef struct {
     ProxyClient *client; /* NULL once it is gone */
     gpointer slot;
     QmpValue *req_id;
+    QmpValue *args; /* a device-new's, to make the device again if it went meanwhile */
 } Op;
 
 /* One command sent to QEMU for a device. */
@@ -94,6 +95,7 @@ static void run(MDevice *d);
 static void op_free(Op *op)
 {
     qmp_value_unref(op->req_id);
+    qmp_value_unref(op->args);
     g_free(op);
 }
 
@@ -118,6 +120,7 @@ void manager_device_free(MDevice *d)
     g_free(d->key);
     g_free(d->bus);
     g_free(d->plug_backend_error);
+    g_free(d->refusal);
     g_clear_error(&d->plug_save_error);
     g_free(d);
 }
@@ -130,6 +133,7 @@ Manager *manager_new(Proxy *proxy)
     m->devices =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)manager_device_free);
     m->savings = g_ptr_array_new_with_free_func(g_free);
+    m->cleanups = g_ptr_array_new_with_free_func((GDestroyNotify)manager_cleanup_free);
     return m;
 }
 
@@ -155,6 +159,7 @@ void manager_free(Manager *m)
         state_file_free(m->state);
         g_hash_table_unref(m->devices);
         g_ptr_array_unref(m->savings);
+        g_ptr_array_unref(m->cleanups);
         g_clear_pointer(&m->drive_names, g_hash_table_unref);
         qmp_value_unref(m->nodes);
         qmp_value_unref(m->chardevs);
@@ -327,7 +332,7 @@ void manager_save(Manager *m)
  * head operation answered (@error, taken: NULL for success) at once. The
  * outcome is saved after: until it is, the record on disk ("plugging",
  * "unplugging") already says what reconciliation would make of it. */
-static void conclude(MDevice *d, char *error, const char *event)
+static void finish(MDevice *d, char *error, const char *event)
 {
     g_autofree char *desc = error;
 
@@ -344,6 +349,27 @@ static void conclude(MDevice *d, char *error, const char *event)
     run(d);
 }
 
+static void drive_name_saved(MDevice *d, const GError *error)
+{
+    if (error) {
+        g_warning("device %s: its drive name could not be saved: %s", d->id, error->message);
+    }
+    finish(d, NULL, EVENT_ATTACHED);
+}
+
+static void conclude(MDevice *d, char *error, const char *event)
+{
+    g_autoptr(QmpValue) info = d->state == STATE_ATTACHED ? describe(d) : NULL;
+
+    /* the one thing QEMU cannot tell a restarted proxy is which vdX name
+     * a virtio-blk disk got: on disk before the client hears it */
+    if (!error && info && qmp_value_dict_get(info, "drive-name")) {
+        persist(d, drive_name_saved);
+        return;
+    }
+    finish(d, error, event);
+}
+
 static void fail(MDevice *d, const char *step, const char *why)
 {
     conclude(d, g_strdup_printf("%s %s: %s failed: %s", op_name(d), d->id, step, why), NULL);
@@ -357,10 +383,13 @@ static void refuse_unsaved(MDevice *d, const GError *error)
                                             d->id, error->message);
 
     g_message("%s", desc);
-    d->attach_count = d->undo_attach;
     d->ref_count = d->undo_ref;
-    d->state = d->undo_state;
     d->removed = FALSE;
+    if (d->events == d->undo_events) {
+        /* what QEMU did meanwhile (a client's device_del) stays */
+        d->attach_count = d->undo_attach;
+        d->state = d->undo_state;
+    }
     if (d->unsaved) {
         /* never on disk: it goes as if never made */
         g_hash_table_steal(d->m->devices, d->id);
@@ -445,7 +474,10 @@ static void on_device_added(gpointer data, QmpValue *reply)
     Step *s = data;
     MDevice *d = s->d;
 
-    dm_plug_done(g_steal_pointer(&s->plug), reply);
+    /* no plug: QEMU already had a device of that id and refuses this one */
+    if (s->plug) {
+        dm_plug_done(g_steal_pointer(&s->plug), reply);
+    }
     if (succeeded(reply)) {
         step_free(s);
         d->state = STATE_ATTACHED;
@@ -720,6 +752,27 @@ static gboolean is_not_found(QmpValue *reply)
     return err && g_strcmp0(qmp_value_dict_get_string(err, "class"), "DeviceNotFound") == 0;
 }
 
+static void refusal_saved(MDevice *d, const GError *error)
+{
+    g_autofree char *why = g_steal_pointer(&d->refusal);
+    Op *op = g_queue_peek_head(&d->ops);
+
+    d->refusal_pending = FALSE;
+    if (error) {
+        g_warning("device %s: its refused unplug could not be saved: %s", d->id, error->message);
+    }
+    if (d->waiting && op && op->kind == OP_DETACH) {
+        d->waiting = FALSE;
+        fail(d, "device_del", why);
+        return;
+    }
+    if (d->waiting) {
+        /* an attach or remove that waited for the unplug runs now */
+        d->busy = d->waiting = FALSE;
+    }
+    run(d);
+}
+
 static void on_device_del(gpointer data, QmpValue *reply)
 {
     Step *s = data;
@@ -735,18 +788,15 @@ static void on_device_del(gpointer data, QmpValue *reply)
         remove_backend(d);
         return;
     }
-    /* refused: the device stays */
+    /* refused: the device stays, and the record must say so before anyone
+     * hears it, or a restart would send the device_del again */
     d->state = STATE_ATTACHED;
     d->attach_count = 1;
     g_clear_handle_id(&d->unplug_timer, g_source_remove);
-    if (d->waiting && ((Op *)g_queue_peek_head(&d->ops))->kind == OP_DETACH) {
-        d->waiting = FALSE;
-        fail(d, "device_del", error_of(reply));
-        return;
-    }
-    d->busy = d->waiting = FALSE;
-    manager_save(d->m);
-    run(d);
+    g_free(d->refusal);
+    d->refusal = g_strdup(error_of(reply));
+    d->refusal_pending = TRUE;
+    persist(d, refusal_saved);
 }
 
 void manager_send_device_del(MDevice *d)
@@ -791,6 +841,7 @@ void manager_event(Manager *m, QmpValue *event)
         !(d = g_hash_table_lookup(m->devices, id)) || d->deleted) {
         return;
     }
+    d->events++;
     if (d->state == STATE_ATTACHED) {
         /* a plain device_del of a managed device: detached all the same */
         g_message("device %s was unplugged by a client's device_del", d->id);
@@ -820,11 +871,49 @@ static void counted(MDevice *d, const GError *error)
     run(d);
 }
 
+static void device_new(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req);
+
+/* Whether device-new @args ask for @d: the same host device, as the same
+ * kind; if not, why not in *@why. */
+static gboolean is_for(MDevice *d, QmpValue *args, char **why)
+{
+    const char *path = qmp_value_dict_get_string(args, "path");
+    QmpValue *ro = qmp_value_dict_get(args, "read-only");
+    gboolean read_only = ro && qmp_value_get_bool(ro);
+    struct stat st;
+    guint kind = 0;
+
+    while (strcmp(manager_kind_names[kind], qmp_value_dict_get_string(args, "driver")) != 0) {
+        kind++;
+    }
+    g_autofree char *key = manager_device_key(kind, path, &st);
+    if (strcmp(key, d->key) != 0) {
+        *why = g_strdup_printf("Device id '%s' is already in use", d->id);
+        return FALSE;
+    }
+    if (kind != d->kind || read_only != d->read_only) {
+        /* the host device has one device, which cannot be two things */
+        *why = g_strdup_printf("Device '%s' already exists for %s as %s%s", d->id, path,
+                               d->read_only ? "read-only " : "", manager_kind_names[d->kind]);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 /* Starts the head operation: it completes now, or makes @d busy. */
 static void start(MDevice *d, Op *op)
 {
     g_autofree char *desc = NULL;
 
+    if (d->gone && op->kind == OP_NEW) {
+        /* queued behind the remove of the device it found: made anew */
+        QmpRequest req = { op_commands[OP_NEW], FALSE, op->req_id, op->args };
+        Op *taken = g_queue_pop_head(&d->ops);
+
+        device_new(d->m, taken->client, taken->slot, &req);
+        op_free(taken);
+        return;
+    }
     if (d->gone) {
         desc = g_strdup_printf("Device '%s' not found", d->id);
         answer(d, NULL, "DeviceNotFound", desc);
@@ -838,11 +927,18 @@ static void start(MDevice *d, Op *op)
     d->undo_attach = d->attach_count;
     d->undo_ref = d->ref_count;
     d->undo_state = d->state;
+    d->undo_events = d->events;
     switch (op->kind) {
     case OP_QUERY:
         answer_info(d);
         return;
     case OP_NEW:
+        if (!is_for(d, op->args, &desc)) {
+            answer(d, NULL, QMP_CLASS_GENERIC, desc);
+            return;
+        }
+        d->ref_count++;
+        break;
     case OP_REFERENCE:
         d->ref_count++;
         break;
@@ -892,11 +988,13 @@ static void run(MDevice *d)
         return; /* the caller's loop goes on */
     }
     d->running = TRUE;
-    while (!d->busy && !d->m->closing && (op = g_queue_peek_head(&d->ops))) {
+    /* once closing, only a removed device's queue is emptied (unanswered) */
+    while (!d->busy && !d->refusal_pending && (!d->m->closing || d->gone) &&
+           (op = g_queue_peek_head(&d->ops))) {
         start(d, op);
     }
     d->running = FALSE;
-    if (d->gone && !d->busy && g_queue_is_empty(&d->ops)) {
+    if (d->gone && !d->busy && !d->refusal_pending && g_queue_is_empty(&d->ops)) {
         manager_device_free(d);
     }
 }
@@ -924,6 +1022,7 @@ static void queue_op(MDevice *d, OpKind kind, ProxyClient *client, gpointer slot
     op->client = client;
     op->slot = slot;
     op->req_id = req->id ? qmp_value_ref(req->id) : NULL;
+    op->args = kind == OP_NEW ? qmp_value_ref(req->arguments) : NULL;
     g_queue_push_tail(&d->ops, op);
     run(d);
 }
@@ -952,7 +1051,8 @@ static MDevice *find_by_key(Manager *m, const char *key)
 
     g_hash_table_iter_init(&iter, m->devices);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
-        if (strcmp(d->key, key) == 0) {
+        /* one whose last reference is being dropped is as good as gone */
+        if (strcmp(d->key, key) == 0 && !d->removed && !d->gone) {
             return d;
         }
     }
@@ -991,7 +1091,9 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
     }
     g_autofree char *key = manager_device_key(kind, path, &st);
     MDevice *d = find_by_key(m, key);
+    gboolean read_only = ro && qmp_value_get_bool(ro);
     if (d) {
+        /* checked in turn (is_for()) */
         queue_op(d, OP_NEW, client, slot, req);
         return;
     }
@@ -1000,6 +1102,14 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
                                "digits, '-', '.' and '_', starting with a letter",
                                MAX_ID_LEN);
     } else if (id && id_taken(m, id)) {
+        MDevice *holder = g_hash_table_lookup(m->devices, id);
+
+        if (holder && !g_queue_is_empty(&holder->ops)) {
+            /* decided in turn: the device may be gone by then, as it
+             * would be had the client waited for each answer */
+            queue_op(holder, OP_NEW, client, slot, req);
+            return;
+        }
         desc = g_strdup_printf("Device id '%s' is already in use", id);
     }
     if (desc) {
@@ -1013,7 +1123,7 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
     }
     d = manager_device_new(m, id, kind, path);
     d->key = g_steal_pointer(&key);
-    d->read_only = ro && qmp_value_get_bool(ro);
+    d->read_only = read_only;
     d->bus = g_strdup(arg_string(req, "bus"));
     d->has_rdev = g_str_has_prefix(d->key, "block ");
     d->major = major(st.st_rdev);

@@ -153,6 +153,12 @@ gboolean proxy_listen(Proxy *p, GError **error)
         g_propagate_error(error, activation_error);
         return FALSE;
     }
+    if (!p->listener && !p->opts.listen_path) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "--listen is required: no socket was passed by systemd (LISTEN_PID is "
+                    "not this process)");
+        return FALSE;
+    }
     if (!p->listener) {
         p->listener = listener_new(p->opts.listen_path, p->opts.socket_mode, error);
     }

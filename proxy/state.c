@@ -33,10 +33,12 @@ struct StateFile {
     gboolean writing;
     gboolean dirty;  /* changes made since the last write started */
     GArray *pending; /* of Waiter, for the next write */
+    struct Write *current;
 };
 
-typedef struct {
+typedef struct Write {
     StateFile *sf;
+    GThread *thread; /* NULL once joined */
     GString *text;
     GArray *waiters;
     GError *error;
@@ -93,23 +95,50 @@ char *state_file_move_aside(const char *path, GError **error)
 {
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
     g_autofree char *stamp = g_date_time_format(now, "%Y%m%dT%H%M%S");
-    char *aside = g_strdup_printf("%s.bad-%s", path, stamp);
 
-    if (rename(path, aside) < 0) {
-        int saved = errno;
+    /* link() never replaces: an earlier bad file of the same second stays */
+    for (guint n = 0; n < 1000; n++) {
+        g_autofree char *aside = n ? g_strdup_printf("%s.bad-%s.%u", path, stamp, n)
+                                   : g_strdup_printf("%s.bad-%s", path, stamp);
 
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot move %s aside: %s",
-                    path, g_strerror(saved));
-        g_free(aside);
-        return NULL;
+        if (link(path, aside) == 0) {
+            unlink(path);
+            return g_steal_pointer(&aside);
+        }
+        if (errno != EEXIST) {
+            break;
+        }
     }
-    return aside;
+    int saved = errno;
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot move %s aside: %s",
+                path, g_strerror(saved));
+    return NULL;
+}
+
+/* Temporary files a crash left behind (".BASE.XXXXXX"). */
+static void remove_leftovers(const char *path)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    g_autofree char *prefix = g_strdup_printf(".%s.", base);
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        if (g_str_has_prefix(name, prefix) && strlen(name) == strlen(prefix) + 6) {
+            g_autofree char *leftover = g_build_filename(dir, name, NULL);
+
+            g_message("removing %s, left by an interrupted write", leftover);
+            unlink(leftover);
+        }
+    }
 }
 
 StateFile *state_file_new(const char *path, StateSnapshot snapshot, gpointer data)
 {
     StateFile *sf = g_new0(StateFile, 1);
 
+    remove_leftovers(path);
     sf->refs = 1;
     sf->path = g_strdup(path);
     sf->snapshot = snapshot;
@@ -118,12 +147,28 @@ StateFile *state_file_new(const char *path, StateSnapshot snapshot, gpointer dat
     return sf;
 }
 
+static gboolean write_durably(const char *path, const GString *text, GError **error);
+
 void state_file_free(StateFile *sf)
 {
-    if (sf) {
-        sf->closed = TRUE;
-        state_file_unref(sf);
+    if (!sf) {
+        return;
     }
+    /* a clean stop leaves every change on disk: the write under way ends,
+     * then what came after it is written here */
+    if (sf->current && sf->current->thread) {
+        g_thread_join(g_steal_pointer(&sf->current->thread));
+    }
+    if (sf->dirty) {
+        g_autoptr(GString) text = sf->snapshot(sf->data);
+        g_autoptr(GError) error = NULL;
+
+        if (!write_durably(sf->path, text, &error)) {
+            g_warning("%s", error->message);
+        }
+    }
+    sf->closed = TRUE;
+    state_file_unref(sf);
 }
 
 static gboolean write_durably(const char *path, const GString *text, GError **error)
@@ -160,19 +205,16 @@ static gboolean write_durably(const char *path, const GString *text, GError **er
     if (rename(tmp, path) < 0) {
         goto fail;
     }
-    /* the rename itself must survive a crash */
+    /* the rename itself must survive a crash; if that cannot be made sure
+     * the new table is in place all the same: calling the save failed
+     * would roll memory back to a table the file no longer holds */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) < 0) {
-        int saved = errno;
-
-        if (dfd >= 0) {
-            close(dfd);
-        }
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot sync %s: %s", dir,
-                    g_strerror(saved));
-        return FALSE;
+        g_warning("cannot sync directory %s after replacing %s: %s", dir, path, g_strerror(errno));
     }
-    close(dfd);
+    if (dfd >= 0) {
+        close(dfd);
+    }
     return TRUE;
 
 fail : {
@@ -197,6 +239,12 @@ static gboolean write_done(gpointer data)
     Write *w = data;
     StateFile *sf = w->sf;
 
+    if (w->thread) {
+        g_thread_join(g_steal_pointer(&w->thread));
+    }
+    if (sf->current == w) {
+        sf->current = NULL;
+    }
     sf->writing = FALSE;
     if (w->error && !sf->closed) {
         /* the waiters say what failed; a save nobody waits for is only logged */
@@ -240,7 +288,8 @@ static void start_write(StateFile *sf)
     sf->pending = g_array_new(FALSE, FALSE, sizeof(Waiter));
     sf->dirty = FALSE;
     sf->writing = TRUE;
-    g_thread_unref(g_thread_new("qmproxy-state", write_thread, w));
+    sf->current = w;
+    w->thread = g_thread_new("qmproxy-state", write_thread, w);
 }
 
 void state_file_save(StateFile *sf, StateSaved done, gpointer data)

@@ -835,6 +835,33 @@ static void test_counts_and_ids(void)
                                 "\"virtio-scsi\", \"path\": \"%s\", \"id\": \"scsi0\"}}",
                                 other);
     g_assert_cmpstr(e5, ==, "GenericError: Device id 'scsi0' is already in use");
+    /* one host device is one device: not another kind, nor read-only too */
+    g_autofree char *e6 = fails(fx.c,
+                                "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
+                                "\"vfio-pci\", \"path\": \"%s\"}}",
+                                paths[1]);
+    g_autofree char *want6 = g_strdup_printf(
+        "GenericError: Device 'dev1' already exists for %s as virtio-blk", paths[1]);
+    g_assert_cmpstr(e6, ==, want6);
+    g_autofree char *e7 = fails(fx.c,
+                                "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
+                                "\"virtio-blk\", \"path\": \"%s\", \"read-only\": true}}",
+                                paths[1]);
+    g_assert_nonnull(strstr(e7, "already exists for"));
+    g_autoptr(JsonNode) same = dev(fx.c, "query-device", "dev1");
+    assert_counts(same, "detached", 0, 1);
+
+    /* a client plugs a device of its own under a manager device's id: the
+     * attach fails in device_add (found crashing the proxy in review) */
+    g_autoptr(JsonNode) node = ok(fx.c, "{\"execute\": \"blockdev-add\", \"arguments\": "
+                                        "{\"driver\": \"null-co\", \"node-name\": \"own\"}}");
+    g_autoptr(JsonNode) own = ok(fx.c, "{\"execute\": \"device_add\", \"arguments\": "
+                                       "{\"driver\": \"scsi-hd\", \"drive\": \"own\", "
+                                       "\"bus\": \"scsi0.0\", \"id\": \"dev2\"}}");
+    g_autofree char *e8 = dev_fails(fx.c, "device-attach", "dev2");
+    g_assert_true(g_str_has_prefix(e8, "GenericError: device-attach dev2: device_add failed: "));
+    g_autoptr(JsonNode) still = dev(fx.c, "query-device", "dev2");
+    assert_counts(still, "detached", 0, 1);
 
     /* ids QEMU would take, and ones it would not */
     const char *const good[] = { "a", "A-b.c_9", "a23456789012345678901234" };
