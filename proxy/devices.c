@@ -447,13 +447,17 @@ void dm_set_changed_func(Dm *dm, GFunc func, gpointer data)
 QmpValue *dm_drive_indexes(Dm *dm)
 {
     QmpValue *indexes = qmp_value_new_dict();
+    GHashTable *tables[] = { dm->devices, dm->plugging };
     GHashTableIter iter;
     Device *d;
 
-    g_hash_table_iter_init(&iter, dm->devices);
-    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
-        if (d->blk_index >= 0) {
-            qmp_value_dict_add(indexes, d->id, qmp_value_new_int(d->blk_index));
+    /* a device on its way in too: its record is written while QEMU works */
+    for (guint i = 0; i < G_N_ELEMENTS(tables); i++) {
+        g_hash_table_iter_init(&iter, tables[i]);
+        while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+            if (d->blk_index >= 0) {
+                qmp_value_dict_add(indexes, d->id, qmp_value_new_int(d->blk_index));
+            }
         }
     }
     return indexes;

@@ -28,7 +28,7 @@ void dm_plug_done(gpointer plug, QmpValue *reply);
 /* @func(@data, NULL) is called when a virtio-blk drive name is given or
  * freed: what QEMU cannot tell after a restart (dm_drive_indexes()). */
 void dm_set_changed_func(Dm *dm, GFunc func, gpointer data);
-/* {device id: virtio-blk index} of the devices QEMU has. */
+/* {device id: virtio-blk index} of the devices QEMU has or is getting. */
 QmpValue *dm_drive_indexes(Dm *dm);
 /* Gives device @id (learnt from QEMU) back the drive name it had. */
 void dm_restore_drive_index(Dm *dm, const char *id, guint index);

@@ -54,11 +54,13 @@ typedef struct {
     guint events, undo_events; /* QEMU events that changed the device */
     char *refusal;             /* QEMU's refusal of a device_del, being saved */
     gboolean refusal_pending;
-    /* a plug's first halves: its record on disk, its back end in QEMU */
+    /* a plug: its QMP sequence and its record on disk, side by side */
     guint plug_pending;
+    gpointer planned; /* the device_add to send (a Step) */
+    gboolean device_added;
+    char *chain_error; /* the QMP sequence failed (and was undone) */
     GError *plug_save_error;
-    gboolean backend_added;
-    char *plug_backend_error;
+    char *rollback_error; /* the plug is being undone: the answer */
 } MDevice;
 
 struct Manager {

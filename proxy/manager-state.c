@@ -2,14 +2,15 @@
  * written after every change (--state), read back at start, and brought
  * in line with what QEMU really has before any client is served.
  *
- * A device is "plugging" on disk before its device_add is sent (its back
- * end is added meanwhile, under a name made from the device's id, so a
- * node or chardev QEMU has for a device the table does not call plugging
- * is a leftover to remove), and "unplugging" before its device_del. The
- * outcome is saved after the client is answered: until it is, the record
- * already says what reconciliation makes of it. So whatever instant the
- * proxy dies at, the file says which operation may have been cut short,
- * and QEMU says how far it got:
+ * An attach writes its "plugging" record (with the address and drive name
+ * chosen for the device) while QEMU adds the back end and the device, and
+ * is answered once both are done; everything QEMU gets is named from the
+ * device's id, so what QEMU holds for a device the file does not call
+ * attached is found and removed. A detach is "unplugging" on disk before
+ * its device_del. Outcomes are saved after the answer: until they are,
+ * the record already says what reconciliation makes of them. So whatever
+ * instant the proxy dies at, the file says which operation may have been
+ * cut short, and QEMU says how far it got:
  *   plugging, QEMU has the device     -> attached (the attach completed)
  *   plugging, QEMU lacks it           -> detached; a node made for it goes
  *   unplugging, QEMU has the device   -> device_del sent again; its

@@ -79,6 +79,7 @@ typedef struct {
 typedef struct {
     MDevice *d;
     DmPlug *plug;
+    char *text;  /* a planned device_add */
     char *error; /* a failed device_add, while its back end is removed */
 } Step;
 
@@ -91,6 +92,7 @@ typedef struct {
 } Saving;
 
 static void run(MDevice *d);
+static void step_free(Step *s);
 
 static void op_free(Op *op)
 {
@@ -119,8 +121,12 @@ void manager_device_free(MDevice *d)
     g_free(d->path);
     g_free(d->key);
     g_free(d->bus);
-    g_free(d->plug_backend_error);
     g_free(d->refusal);
+    g_free(d->chain_error);
+    g_free(d->rollback_error);
+    if (d->planned) {
+        step_free(d->planned);
+    }
     g_clear_error(&d->plug_save_error);
     g_free(d);
 }
@@ -332,7 +338,7 @@ void manager_save(Manager *m)
  * head operation answered (@error, taken: NULL for success) at once. The
  * outcome is saved after: until it is, the record on disk ("plugging",
  * "unplugging") already says what reconciliation would make of it. */
-static void finish(MDevice *d, char *error, const char *event)
+static void conclude(MDevice *d, char *error, const char *event)
 {
     g_autofree char *desc = error;
 
@@ -347,27 +353,6 @@ static void finish(MDevice *d, char *error, const char *event)
     }
     manager_save(d->m);
     run(d);
-}
-
-static void drive_name_saved(MDevice *d, const GError *error)
-{
-    if (error) {
-        g_warning("device %s: its drive name could not be saved: %s", d->id, error->message);
-    }
-    finish(d, NULL, EVENT_ATTACHED);
-}
-
-static void conclude(MDevice *d, char *error, const char *event)
-{
-    g_autoptr(QmpValue) info = d->state == STATE_ATTACHED ? describe(d) : NULL;
-
-    /* the one thing QEMU cannot tell a restarted proxy is which vdX name
-     * a virtio-blk disk got: on disk before the client hears it */
-    if (!error && info && qmp_value_dict_get(info, "drive-name")) {
-        persist(d, drive_name_saved);
-        return;
-    }
-    finish(d, error, event);
 }
 
 static void fail(MDevice *d, const char *step, const char *why)
@@ -411,6 +396,7 @@ static Step *step_new(MDevice *d)
 
 static void step_free(Step *s)
 {
+    g_free(s->text);
     g_free(s->error);
     g_free(s);
 }
@@ -454,19 +440,31 @@ GString *manager_backend_removal(MDevice *d)
 
 /* ---- attach: back end, device_add, rollback ---- */
 
+/* An attach is two things at once: the QMP sequence (back end, then
+ * device) and the "plugging" record on disk, which holds the address and
+ * drive name the device gets. Both chosen before either starts, so the
+ * record written while QEMU works is the one that matters after a crash:
+ * QEMU, not the record, says whether the device got there, and what QEMU
+ * holds for a device the file does not call attached is removed then.
+ * The answer waits for both; a record that cannot be saved undoes the
+ * plug, so that memory, disk and QEMU agree. */
+
+static void plug_step_done(MDevice *d);
+
 static void on_rolled_back(gpointer data, QmpValue *reply)
 {
     Step *s = data;
     MDevice *d = s->d;
-    g_autofree char *why = NULL;
 
-    d->state = STATE_DETACHED;
     if (reply && !succeeded(reply)) {
-        why = g_strdup_printf("%s (and undoing it failed: %s)", s->error, error_of(reply));
         g_warning("device %s: its back end is left in QEMU: %s", d->id, error_of(reply));
+        d->chain_error =
+            g_strdup_printf("%s (and undoing it failed: %s)", s->error, error_of(reply));
+    } else {
+        d->chain_error = g_steal_pointer(&s->error);
     }
-    fail(d, "device_add", why ? why : s->error);
     step_free(s);
+    plug_step_done(d);
 }
 
 static void on_device_added(gpointer data, QmpValue *reply)
@@ -480,13 +478,11 @@ static void on_device_added(gpointer data, QmpValue *reply)
     }
     if (succeeded(reply)) {
         step_free(s);
-        d->state = STATE_ATTACHED;
-        d->attach_count = 1;
-        g_message("device %s attached", d->id);
-        conclude(d, NULL, EVENT_ATTACHED);
+        d->device_added = TRUE;
+        plug_step_done(d);
         return;
     }
-    s->error = g_strdup(error_of(reply));
+    s->error = g_strdup_printf("device_add failed: %s", error_of(reply));
     if (reply && manager_has_backend(d)) {
         /* the node or chardev made for it goes too */
         g_autoptr(GString) removal = manager_backend_removal(d);
@@ -496,14 +492,16 @@ static void on_device_added(gpointer data, QmpValue *reply)
         }
         s = NULL;
     }
-    d->state = STATE_DETACHED;
-    fail(d, "device_add", error_of(reply));
+    d->chain_error = g_strdup_printf("device_add failed: %s", error_of(reply));
     if (s) {
         step_free(s);
     }
+    plug_step_done(d);
 }
 
-static void add_device(MDevice *d)
+/* The device_add for @d, its address and drive name chosen by the core
+ * as for a client's device_add. */
+static Step *plan_device_add(MDevice *d)
 {
     g_autoptr(GString) json = g_string_new(NULL);
     g_autoptr(GString) rewritten = NULL;
@@ -539,56 +537,20 @@ static void add_device(MDevice *d)
     }
     g_string_append(json, "}}");
 
-    /* the core picks the address, as for a client's device_add */
     g_autoptr(QmpValue) msg = qmp_json_parse(json->str, json->len);
     s->plug = dm_device_add(dm(d->m), msg, json->str, json->len, &rewritten);
-    if (rewritten) {
-        g_string_assign(json, rewritten->str);
-    }
+    s->text = g_strdup(rewritten ? rewritten->str : json->str);
+    return s;
+}
+
+static void add_device(MDevice *d)
+{
+    Step *s = g_steal_pointer(&d->planned);
+    g_autoptr(GString) json = g_string_new(s->text);
     DmPlug *plug = s->plug;
     if (!send(d, json, on_device_added, s) && plug) {
         dm_plug_done(plug, NULL);
     }
-}
-
-static void on_unsaved_rolled_back(gpointer data, QmpValue *reply)
-{
-    Step *s = data;
-    MDevice *d = s->d;
-    g_autoptr(GError) error = g_steal_pointer(&d->plug_save_error);
-
-    step_free(s);
-    refuse_unsaved(d, error);
-}
-
-/* Both halves of the plug's start are done: the "plugging" record and the
- * back end. */
-static void plug_started(MDevice *d)
-{
-    if (--d->plug_pending > 0) {
-        return;
-    }
-    g_autofree char *backend_error = g_steal_pointer(&d->plug_backend_error);
-
-    if (d->plug_save_error) {
-        if (d->backend_added) {
-            /* QEMU must not keep what the disk does not know of */
-            g_autoptr(GString) removal = manager_backend_removal(d);
-
-            if (send(d, removal, on_unsaved_rolled_back, step_new(d))) {
-                return;
-            }
-        }
-        g_autoptr(GError) error = g_steal_pointer(&d->plug_save_error);
-        refuse_unsaved(d, error);
-        return;
-    }
-    if (backend_error) {
-        d->state = STATE_DETACHED;
-        fail(d, d->kind == KIND_VHOST_USER_BLK ? "chardev-add" : "blockdev-add", backend_error);
-        return;
-    }
-    add_device(d);
 }
 
 static void on_backend_added(gpointer data, QmpValue *reply)
@@ -597,11 +559,20 @@ static void on_backend_added(gpointer data, QmpValue *reply)
     MDevice *d = s->d;
 
     step_free(s);
-    d->backend_added = succeeded(reply);
-    if (!d->backend_added) {
-        d->plug_backend_error = g_strdup(error_of(reply));
+    if (succeeded(reply)) {
+        add_device(d);
+        return;
     }
-    plug_started(d);
+    /* what was planned for the device is given back */
+    Step *planned = g_steal_pointer(&d->planned);
+    if (planned->plug) {
+        dm_plug_done(planned->plug, NULL);
+    }
+    step_free(planned);
+    d->chain_error = g_strdup_printf(
+        "%s failed: %s", d->kind == KIND_VHOST_USER_BLK ? "chardev-add" : "blockdev-add",
+        error_of(reply));
+    plug_step_done(d);
 }
 
 static void plug_saved(MDevice *d, const GError *error)
@@ -609,13 +580,40 @@ static void plug_saved(MDevice *d, const GError *error)
     if (error) {
         d->plug_save_error = g_error_copy(error);
     }
-    plug_started(d);
+    plug_step_done(d);
 }
 
-/* The plug starts with its record on disk ("plugging") and, at the same
- * time, the back end in QEMU (named for the device, so that after a crash
- * in between reconciliation finds and removes it); the device itself is
- * added only once both are done. */
+static void unplug_unsaved(MDevice *d);
+
+/* The QMP sequence and the record are both done. */
+static void plug_step_done(MDevice *d)
+{
+    if (--d->plug_pending > 0) {
+        return;
+    }
+    g_autofree char *chain_error = g_steal_pointer(&d->chain_error);
+    g_autoptr(GError) save_error = g_steal_pointer(&d->plug_save_error);
+
+    if (chain_error) {
+        /* QEMU has nothing of it (or says what it kept): the record says
+         * plugging, which reconciliation makes detached */
+        d->state = STATE_DETACHED;
+        conclude(d, g_strdup_printf("%s %s: %s", op_name(d), d->id, chain_error), NULL);
+        return;
+    }
+    if (save_error) {
+        /* QEMU must not keep what the disk does not know of */
+        d->rollback_error = g_strdup_printf("%s %s: cannot save the device table: %s", op_name(d),
+                                            d->id, save_error->message);
+        unplug_unsaved(d);
+        return;
+    }
+    d->state = STATE_ATTACHED;
+    d->attach_count = 1;
+    g_message("device %s attached", d->id);
+    conclude(d, NULL, EVENT_ATTACHED);
+}
+
 static void plug(MDevice *d)
 {
     g_autoptr(GString) json = g_string_new(NULL);
@@ -623,8 +621,9 @@ static void plug(MDevice *d)
 
     d->state = STATE_PLUGGING;
     d->busy = TRUE;
-    d->backend_added = FALSE;
-    d->plug_pending = manager_has_backend(d) ? 2 : 1;
+    d->device_added = FALSE;
+    d->plug_pending = 2; /* the QMP sequence, the record */
+    d->planned = plan_device_add(d);
     manager_backend_name(d, name, sizeof(name));
     switch (d->kind) {
     case KIND_VIRTIO_BLK:
@@ -650,8 +649,12 @@ static void plug(MDevice *d)
     case KIND_COUNT:
         break;
     }
-    if (json->len && !send(d, json, on_backend_added, step_new(d))) {
-        return; /* closing */
+    if (json->len) {
+        if (!send(d, json, on_backend_added, step_new(d))) {
+            return; /* closing */
+        }
+    } else {
+        add_device(d);
     }
     persist(d, plug_saved);
 }
@@ -664,6 +667,7 @@ static gboolean on_unplug_timeout(gpointer data)
     g_autofree char *desc = NULL;
 
     d->unplug_timer = 0;
+    g_clear_pointer(&d->rollback_error, g_free);
     desc = g_strdup_printf("%s %s: the guest did not release the device within %u s; it stays "
                            "unplugging, and a later device-detach waits again",
                            op_name(d), d->id, proxy_get_options(d->m->proxy)->unplug_timeout);
@@ -696,6 +700,12 @@ static void unplugged(MDevice *d, const char *error)
     d->attach_count = 0;
     g_message("device %s detached", d->id);
     g_clear_handle_id(&d->unplug_timer, g_source_remove);
+    if (d->rollback_error) {
+        /* an attach undone because its record could not be saved */
+        d->waiting = FALSE;
+        conclude(d, g_steal_pointer(&d->rollback_error), NULL);
+        return;
+    }
     if (op && d->waiting && op->kind == OP_DETACH) {
         d->waiting = FALSE;
         if (error) {
@@ -761,6 +771,14 @@ static void refusal_saved(MDevice *d, const GError *error)
     if (error) {
         g_warning("device %s: its refused unplug could not be saved: %s", d->id, error->message);
     }
+    if (d->rollback_error) {
+        /* an attach whose record could not be saved, and QEMU keeps it */
+        g_autofree char *rollback = g_steal_pointer(&d->rollback_error);
+
+        d->waiting = FALSE;
+        conclude(d, g_strdup_printf("%s (and its device_del failed: %s)", rollback, why), NULL);
+        return;
+    }
     if (d->waiting && op && op->kind == OP_DETACH) {
         d->waiting = FALSE;
         fail(d, "device_del", why);
@@ -816,6 +834,16 @@ static void unplug_saved(MDevice *d, const GError *error)
         refuse_unsaved(d, error);
         return;
     }
+    wait_unplug(d);
+    manager_send_device_del(d);
+}
+
+/* Undoes a plug whose record could not be saved (no record either). */
+static void unplug_unsaved(MDevice *d)
+{
+    d->state = STATE_UNPLUGGING;
+    d->attach_count = 0;
+    d->deleted = FALSE;
     wait_unplug(d);
     manager_send_device_del(d);
 }
