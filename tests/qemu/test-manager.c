@@ -5,7 +5,7 @@
  * from QEMU (qom-get, qom-list, query-named-block-nodes, query-chardev);
  * vfio-pci goes against a scripted upstream, since no test host has a
  * device to give away. */
-#include "harness.h"
+#include "qmp-json.h"
 
 #include <json-glib/json-glib.h>
 
@@ -75,99 +75,6 @@ static void fx_stop(Fx *fx)
     test_qemu_free(fx->qemu);
 }
 
-/* A 1 MiB raw image (sparse) in @dir. */
-static char *make_image(const char *dir, const char *name)
-{
-    char *path = g_build_filename(dir, name, NULL);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, 1 << 20), ==, 0);
-    close(fd);
-    return path;
-}
-
-/* ---- QMP with json-glib ---- */
-
-static JsonNode *parse_json(const char *text)
-{
-    g_autoptr(JsonParser) parser = json_parser_new();
-    g_autoptr(GError) error = NULL;
-
-    if (!json_parser_load_from_data(parser, text, -1, &error)) {
-        g_error("not JSON (%s): %s", error->message, text);
-    }
-    return json_node_copy(json_parser_get_root(parser));
-}
-
-/* The reply to @cmd, checked to be a success (returns its "return") or an
- * error (returns "Class: desc"); fails the test, naming both, otherwise. */
-static JsonNode *reply_of(const char *cmd, const char *text, gboolean want_ok)
-{
-    g_autoptr(JsonNode) reply = parse_json(text);
-    JsonObject *o = json_node_get_object(reply);
-
-    if (want_ok && json_object_has_member(o, "return")) {
-        return json_node_copy(json_object_get_member(o, "return"));
-    }
-    if (!want_ok && json_object_has_member(o, "error")) {
-        JsonObject *e = json_object_get_object_member(o, "error");
-        g_autofree char *s = g_strdup_printf("%s: %s", json_object_get_string_member(e, "class"),
-                                             json_object_get_string_member(e, "desc"));
-        return json_node_init_string(json_node_alloc(), s);
-    }
-    g_error("%s\n  -> %s\n  (expected %s)", cmd, text, want_ok ? "success" : "an error");
-}
-
-/* The return value of the command made from @fmt. */
-static JsonNode *ok(TestClient *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static JsonNode *ok(TestClient *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_autofree char *text = test_client_cmd(c, cmd);
-    return reply_of(cmd, text, TRUE);
-}
-
-/* The error the command made from @fmt gets, as "Class: desc". */
-static char *fails(TestClient *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static char *fails(TestClient *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_autofree char *text = test_client_cmd(c, cmd);
-    g_autoptr(JsonNode) e = reply_of(cmd, text, FALSE);
-    return g_strdup(json_node_get_string(e));
-}
-
-static gboolean has(JsonNode *n, const char *member)
-{
-    return json_object_has_member(json_node_get_object(n), member);
-}
-
-static const char *str_of(JsonNode *n, const char *member)
-{
-    return has(n, member) ? json_object_get_string_member(json_node_get_object(n), member) : NULL;
-}
-
-/* An integer member, -1 when absent. */
-static gint64 int_of(JsonNode *n, const char *member)
-{
-    return has(n, member) ? json_object_get_int_member(json_node_get_object(n), member) : -1;
-}
-
-static gboolean bool_of(JsonNode *n, const char *member)
-{
-    g_assert_true(has(n, member));
-    return json_object_get_boolean_member(json_node_get_object(n), member);
-}
-
 /* ---- the device manager's commands ---- */
 
 /* @s as a JSON string. */
@@ -182,29 +89,31 @@ static JsonNode *dev_new(TestClient *c, const char *driver, const char *path, co
 {
     g_autofree char *quoted = json_quote(path);
 
-    return ok(c,
-              "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": \"%s\", \"path\": "
-              "%s%s}}",
-              driver, quoted, more ? more : "");
+    return test_qmp_ok(c,
+                       "{\"execute\": \"" DM
+                       "device-new\", \"arguments\": {\"driver\": \"%s\", \"path\": "
+                       "%s%s}}",
+                       driver, quoted, more ? more : "");
 }
 
 /* @op (device-attach, query-device, ...) on device @id. */
 static JsonNode *dev(TestClient *c, const char *op, const char *id)
 {
-    return ok(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
+    return test_qmp_ok(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
 }
 
 static char *dev_fails(TestClient *c, const char *op, const char *id)
 {
-    return fails(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
+    return test_qmp_fails(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op,
+                          id);
 }
 
 static void assert_counts(JsonNode *info, const char *state, gint64 attach_count,
                           gint64 reference_count)
 {
-    g_assert_cmpstr(str_of(info, "state"), ==, state);
-    g_assert_cmpint(int_of(info, "attach-count"), ==, attach_count);
-    g_assert_cmpint(int_of(info, "reference-count"), ==, reference_count);
+    g_assert_cmpstr(test_json_str(info, "state"), ==, state);
+    g_assert_cmpint(test_json_int(info, "attach-count"), ==, attach_count);
+    g_assert_cmpint(test_json_int(info, "reference-count"), ==, reference_count);
 }
 
 /* Address fields exist only while QEMU has the device. */
@@ -215,7 +124,7 @@ static void assert_no_address(JsonNode *info)
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
-        if (has(info, fields[i])) {
+        if (test_json_has(info, fields[i])) {
             g_error("%s of a detached device: %s", fields[i], json_to_string(info, FALSE));
         }
     }
@@ -224,13 +133,13 @@ static void assert_no_address(JsonNode *info)
 /* The query-devices entry for @id, or NULL. */
 static JsonNode *dev_entry(TestClient *c, const char *id)
 {
-    g_autoptr(JsonNode) all = ok(c, "{\"execute\": \"" DM "query-devices\"}");
+    g_autoptr(JsonNode) all = test_qmp_ok(c, "{\"execute\": \"" DM "query-devices\"}");
     JsonArray *list = json_node_get_array(all);
 
     for (guint i = 0; i < json_array_get_length(list); i++) {
         JsonNode *n = json_array_get_element(list, i);
 
-        if (g_strcmp0(str_of(n, "id"), id) == 0) {
+        if (g_strcmp0(test_json_str(n, "id"), id) == 0) {
             return json_node_copy(n);
         }
     }
@@ -242,8 +151,9 @@ static JsonNode *dev_entry(TestClient *c, const char *id)
 /* The devices under /machine/peripheral, as a set of ids. */
 static GHashTable *qemu_devices(TestClient *c)
 {
-    g_autoptr(JsonNode) list = ok(c, "{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
-                                     "\"/machine/peripheral\"}}");
+    g_autoptr(JsonNode) list =
+        test_qmp_ok(c, "{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
+                       "\"/machine/peripheral\"}}");
     GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     JsonArray *a = json_node_get_array(list);
 
@@ -267,13 +177,13 @@ static gboolean has_device(TestClient *c, const char *id)
 /* QEMU's query-named-block-nodes entry for node @name, or NULL. */
 static JsonNode *qemu_node(TestClient *c, const char *name)
 {
-    g_autoptr(JsonNode) list = ok(c, "{\"execute\": \"query-named-block-nodes\"}");
+    g_autoptr(JsonNode) list = test_qmp_ok(c, "{\"execute\": \"query-named-block-nodes\"}");
     JsonArray *a = json_node_get_array(list);
 
     for (guint i = 0; i < json_array_get_length(a); i++) {
         JsonNode *n = json_array_get_element(a, i);
 
-        if (g_strcmp0(str_of(n, "node-name"), name) == 0) {
+        if (g_strcmp0(test_json_str(n, "node-name"), name) == 0) {
             return json_node_copy(n);
         }
     }
@@ -282,12 +192,12 @@ static JsonNode *qemu_node(TestClient *c, const char *name)
 
 static GHashTable *qemu_nodes(TestClient *c)
 {
-    g_autoptr(JsonNode) list = ok(c, "{\"execute\": \"query-named-block-nodes\"}");
+    g_autoptr(JsonNode) list = test_qmp_ok(c, "{\"execute\": \"query-named-block-nodes\"}");
     GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     JsonArray *a = json_node_get_array(list);
 
     for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_hash_table_add(set, g_strdup(str_of(json_array_get_element(a, i), "node-name")));
+        g_hash_table_add(set, g_strdup(test_json_str(json_array_get_element(a, i), "node-name")));
     }
     return set;
 }
@@ -301,11 +211,11 @@ static gboolean has_node(TestClient *c, const char *name)
 
 static gboolean has_chardev(TestClient *c, const char *label)
 {
-    g_autoptr(JsonNode) list = ok(c, "{\"execute\": \"query-chardev\"}");
+    g_autoptr(JsonNode) list = test_qmp_ok(c, "{\"execute\": \"query-chardev\"}");
     JsonArray *a = json_node_get_array(list);
 
     for (guint i = 0; i < json_array_get_length(a); i++) {
-        if (g_strcmp0(str_of(json_array_get_element(a, i), "label"), label) == 0) {
+        if (g_strcmp0(test_json_str(json_array_get_element(a, i), "label"), label) == 0) {
             return TRUE;
         }
     }
@@ -314,10 +224,11 @@ static gboolean has_chardev(TestClient *c, const char *label)
 
 static JsonNode *qom_get(TestClient *c, const char *id, const char *property)
 {
-    return ok(c,
-              "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
-              "\"property\": \"%s\"}}",
-              id, property);
+    return test_qmp_ok(
+        c,
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
+        "\"property\": \"%s\"}}",
+        id, property);
 }
 
 static gint64 qom_int(TestClient *c, const char *id, const char *property)
@@ -351,19 +262,19 @@ static char *pci_path_behind(TestClient *c, const char *port)
 /* The SCSI address in the reply is the one QEMU has; the node is there. */
 static void assert_scsi_in_qemu(TestClient *c, JsonNode *info)
 {
-    const char *id = str_of(info, "id");
+    const char *id = test_json_str(info, "id");
     g_autofree char *node = g_strconcat("drive-", id, NULL);
 
-    g_assert_cmpstr(str_of(info, "state"), ==, "attached");
-    g_assert_cmpstr(str_of(info, "node-name"), ==, node);
-    g_assert_cmpint(int_of(info, "scsi-id"), ==, int_of(info, "index") / 256);
-    g_assert_cmpint(int_of(info, "lun"), ==, int_of(info, "index") % 256);
-    g_assert_cmpint(qom_int(c, id, "scsi-id"), ==, int_of(info, "scsi-id"));
-    g_assert_cmpint(qom_int(c, id, "lun"), ==, int_of(info, "lun"));
+    g_assert_cmpstr(test_json_str(info, "state"), ==, "attached");
+    g_assert_cmpstr(test_json_str(info, "node-name"), ==, node);
+    g_assert_cmpint(test_json_int(info, "scsi-id"), ==, test_json_int(info, "index") / 256);
+    g_assert_cmpint(test_json_int(info, "lun"), ==, test_json_int(info, "index") % 256);
+    g_assert_cmpint(qom_int(c, id, "scsi-id"), ==, test_json_int(info, "scsi-id"));
+    g_assert_cmpint(qom_int(c, id, "lun"), ==, test_json_int(info, "lun"));
     g_autofree char *drive = qom_str(c, id, "drive");
     g_assert_cmpstr(drive, ==, node);
     g_autofree char *bus = qom_bus(c, id);
-    g_assert_cmpstr(bus, ==, str_of(info, "bus"));
+    g_assert_cmpstr(bus, ==, test_json_str(info, "bus"));
 }
 
 /* Neither the device nor its node is left in QEMU. */
@@ -383,47 +294,47 @@ static void test_scsi_attach_detach(void)
 
     fx_start(&fx);
     /* a file name JSON must escape, to the file QEMU opens */
-    g_autofree char *img0 = make_image(fx.dir, "disk \"0\"\\ \u00e9.img");
-    g_autofree char *img1 = make_image(fx.dir, "disk1.img");
+    g_autofree char *img0 = test_make_image(fx.dir, "disk \"0\"\\ \u00e9.img");
+    g_autofree char *img1 = test_make_image(fx.dir, "disk1.img");
 
     g_autoptr(JsonNode) n = dev_new(fx.c, "virtio-scsi", img0, ", \"id\": \"disk0\"");
-    g_assert_cmpstr(str_of(n, "id"), ==, "disk0");
-    g_assert_cmpstr(str_of(n, "driver"), ==, "scsi-hd");
-    g_assert_cmpstr(str_of(n, "kind"), ==, "virtio-scsi");
-    g_assert_cmpstr(str_of(n, "path"), ==, img0);
-    g_assert_false(bool_of(n, "read-only"));
+    g_assert_cmpstr(test_json_str(n, "id"), ==, "disk0");
+    g_assert_cmpstr(test_json_str(n, "driver"), ==, "scsi-hd");
+    g_assert_cmpstr(test_json_str(n, "kind"), ==, "virtio-scsi");
+    g_assert_cmpstr(test_json_str(n, "path"), ==, img0);
+    g_assert_false(test_json_bool(n, "read-only"));
     assert_counts(n, "detached", 0, 1);
     assert_no_address(n);
     /* a regular file has no major:minor */
-    g_assert_false(has(n, "major"));
-    g_assert_false(has(n, "minor"));
+    g_assert_false(test_json_has(n, "major"));
+    g_assert_false(test_json_has(n, "minor"));
     /* device-new sends nothing to QEMU */
     assert_gone_from_qemu(fx.c, "disk0");
 
     g_autoptr(JsonNode) a = dev(fx.c, "device-attach", "disk0");
     assert_counts(a, "attached", 1, 1);
-    g_assert_cmpstr(str_of(a, "bus"), ==, "scsi0.0");
-    g_assert_cmpint(int_of(a, "index"), ==, 0);
+    g_assert_cmpstr(test_json_str(a, "bus"), ==, "scsi0.0");
+    g_assert_cmpint(test_json_int(a, "index"), ==, 0);
     assert_scsi_in_qemu(fx.c, a);
     g_autoptr(JsonNode) node = qemu_node(fx.c, "drive-disk0");
     g_assert_nonnull(node);
-    g_assert_cmpstr(str_of(node, "drv"), ==, "file");
-    g_assert_cmpstr(str_of(node, "file"), ==, img0);
-    g_assert_false(bool_of(node, "ro"));
+    g_assert_cmpstr(test_json_str(node, "drv"), ==, "file");
+    g_assert_cmpstr(test_json_str(node, "file"), ==, img0);
+    g_assert_false(test_json_bool(node, "ro"));
     g_autoptr(JsonNode) q = dev(fx.c, "query-device", "disk0");
     assert_counts(q, "attached", 1, 1);
-    g_assert_cmpint(int_of(q, "lun"), ==, 0);
+    g_assert_cmpint(test_json_int(q, "lun"), ==, 0);
 
     /* a read-only disk next to it: the next index, a read-only node */
     g_autoptr(JsonNode) n1 =
         dev_new(fx.c, "virtio-scsi", img1, ", \"id\": \"disk1\", \"read-only\": true");
-    g_assert_true(bool_of(n1, "read-only"));
+    g_assert_true(test_json_bool(n1, "read-only"));
     g_autoptr(JsonNode) a1 = dev(fx.c, "device-attach", "disk1");
-    g_assert_cmpint(int_of(a1, "index"), ==, 1);
+    g_assert_cmpint(test_json_int(a1, "index"), ==, 1);
     assert_scsi_in_qemu(fx.c, a1);
     g_autoptr(JsonNode) node1 = qemu_node(fx.c, "drive-disk1");
     g_assert_nonnull(node1);
-    g_assert_true(bool_of(node1, "ro"));
+    g_assert_true(test_json_bool(node1, "ro"));
 
     /* without a guest QEMU completes a SCSI unplug by itself */
     g_autoptr(JsonNode) d = dev(fx.c, "device-detach", "disk0");
@@ -442,12 +353,12 @@ static void test_shared_disk(void)
     Fx fx;
 
     fx_start(&fx);
-    g_autofree char *img = make_image(fx.dir, "shared.img");
+    g_autofree char *img = test_make_image(fx.dir, "shared.img");
     /* two containers ask for the same disk: one device, two references */
     g_autoptr(JsonNode) n1 = dev_new(fx.c, "virtio-scsi", img, NULL);
     g_autoptr(JsonNode) n2 = dev_new(fx.c, "virtio-scsi", img, NULL);
-    g_assert_cmpstr(str_of(n1, "id"), ==, "dev0");
-    g_assert_cmpstr(str_of(n2, "id"), ==, "dev0");
+    g_assert_cmpstr(test_json_str(n1, "id"), ==, "dev0");
+    g_assert_cmpstr(test_json_str(n2, "id"), ==, "dev0");
     assert_counts(n2, "detached", 0, 2);
 
     g_autoptr(JsonNode) a1 = dev(fx.c, "device-attach", "dev0");
@@ -455,7 +366,7 @@ static void test_shared_disk(void)
     assert_counts(a1, "attached", 1, 2);
     assert_counts(a2, "attached", 2, 2);
     /* the second attach plugged nothing more */
-    g_assert_cmpint(int_of(a2, "index"), ==, int_of(a1, "index"));
+    g_assert_cmpint(test_json_int(a2, "index"), ==, test_json_int(a1, "index"));
     assert_scsi_in_qemu(fx.c, a2);
 
     /* the first container goes: the disk stays for the second */
@@ -469,9 +380,9 @@ static void test_shared_disk(void)
     g_autoptr(JsonNode) r1 = dev(fx.c, "device-remove", "dev0");
     assert_counts(r1, "detached", 0, 1);
     g_autoptr(JsonNode) still = dev(fx.c, "query-device", "dev0");
-    g_assert_cmpint(int_of(still, "reference-count"), ==, 1);
+    g_assert_cmpint(test_json_int(still, "reference-count"), ==, 1);
     g_autoptr(JsonNode) r2 = dev(fx.c, "device-remove", "dev0");
-    g_assert_cmpint(int_of(r2, "reference-count"), ==, 0);
+    g_assert_cmpint(test_json_int(r2, "reference-count"), ==, 0);
     g_autofree char *e = dev_fails(fx.c, "query-device", "dev0");
     g_assert_cmpstr(e, ==, "DeviceNotFound: Device 'dev0' not found");
     fx_stop(&fx);
@@ -491,7 +402,7 @@ static JsonNode *next_ok(TestClient *c, const char *what)
 {
     g_autofree char *text = test_client_recv_reply(c, NULL);
 
-    return reply_of(what, text, TRUE);
+    return test_qmp_reply(what, text, TRUE);
 }
 
 #define CYCLE_CLIENTS 4
@@ -515,7 +426,7 @@ static void test_cycles_stay_low(void)
         for (int k = 0; k < CYCLE_CLIENTS; k++) {
             g_autofree char *name = g_strdup_printf("c%d-%d.img", round, k);
             ids[k] = g_strdup_printf("c%d-%d", round, k);
-            imgs[k] = make_image(fx.dir, name);
+            imgs[k] = test_make_image(fx.dir, name);
             g_autofree char *cmd =
                 g_strdup_printf("{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
                                 "\"virtio-scsi\", \"path\": \"%s\", \"id\": \"%s\"}}",
@@ -526,13 +437,13 @@ static void test_cycles_stay_low(void)
         for (int k = 0; k < CYCLE_CLIENTS; k++) {
             g_autoptr(JsonNode) n = next_ok(cl[k], "device-new");
             g_autoptr(JsonNode) a = next_ok(cl[k], "device-attach");
-            gint64 index = int_of(a, "index");
+            gint64 index = test_json_int(a, "index");
 
-            g_assert_cmpstr(str_of(a, "id"), ==, ids[k]);
+            g_assert_cmpstr(test_json_str(a, "id"), ==, ids[k]);
             g_assert_cmpint(index, >=, 0);
             g_assert_cmpint(index, <, CYCLE_CLIENTS);
-            g_assert_cmpint(int_of(a, "scsi-id"), ==, 0);
-            g_assert_cmpint(int_of(a, "lun"), ==, index);
+            g_assert_cmpint(test_json_int(a, "scsi-id"), ==, 0);
+            g_assert_cmpint(test_json_int(a, "lun"), ==, index);
             taken |= 1u << index;
             if (round % 25 == 0 || round == 500 / CYCLE_CLIENTS - 1) {
                 assert_scsi_in_qemu(fx.c, a);
@@ -548,17 +459,17 @@ static void test_cycles_stay_low(void)
             g_autoptr(JsonNode) r = next_ok(cl[k], "device-remove");
 
             assert_counts(d, "detached", 0, 1);
-            g_assert_cmpint(int_of(r, "reference-count"), ==, 0);
+            g_assert_cmpint(test_json_int(r, "reference-count"), ==, 0);
             g_unlink(imgs[k]);
             g_free(imgs[k]);
             g_free(ids[k]);
         }
     }
     /* nothing piled up, in the proxy or in QEMU */
-    g_autoptr(JsonNode) all = ok(fx.c, "{\"execute\": \"" DM "query-devices\"}");
+    g_autoptr(JsonNode) all = test_qmp_ok(fx.c, "{\"execute\": \"" DM "query-devices\"}");
     JsonArray *list = json_node_get_array(all);
     for (guint i = 0; i < json_array_get_length(list); i++) {
-        g_assert_false(has(json_array_get_element(list, i), "kind"));
+        g_assert_false(test_json_has(json_array_get_element(list, i), "kind"));
     }
     g_autoptr(GHashTable) nodes = qemu_nodes(fx.c);
     g_assert_cmpuint(g_hash_table_size(nodes), ==, 0);
@@ -609,7 +520,7 @@ static void test_attach_failures(void)
     assert_detached_clean(fx.c, "m");
 
     /* device_add refused after blockdev-add: the node goes again */
-    g_autofree char *img_b = make_image(fx.dir, "b.img");
+    g_autofree char *img_b = test_make_image(fx.dir, "b.img");
     g_autoptr(JsonNode) nb =
         dev_new(fx.c, "virtio-scsi", img_b, ", \"id\": \"b\", \"bus\": \"nosuch.0\"");
     g_autofree char *e2 = dev_fails(fx.c, "device-attach", "b");
@@ -618,7 +529,7 @@ static void test_attach_failures(void)
     assert_detached_clean(fx.c, "b");
 
     /* refused on the real bus: the index it had is free again */
-    g_autofree char *img_l = make_image(fx.dir, "locked.img");
+    g_autofree char *img_l = test_make_image(fx.dir, "locked.img");
     int lock_fd = hold_write_lock(img_l);
     g_autoptr(JsonNode) nl = dev_new(fx.c, "virtio-scsi", img_l, ", \"id\": \"locked\"");
     g_autofree char *e3 = dev_fails(fx.c, "device-attach", "locked");
@@ -626,20 +537,20 @@ static void test_attach_failures(void)
                     "GenericError: device-attach locked: device_add failed: Failed to get shared "
                     "\"write\" lock");
     assert_detached_clean(fx.c, "locked");
-    g_autofree char *img_g = make_image(fx.dir, "good.img");
+    g_autofree char *img_g = test_make_image(fx.dir, "good.img");
     g_autoptr(JsonNode) ng = dev_new(fx.c, "virtio-scsi", img_g, ", \"id\": \"good\"");
     g_autoptr(JsonNode) ag = dev(fx.c, "device-attach", "good");
-    g_assert_cmpint(int_of(ag, "index"), ==, 0);
+    g_assert_cmpint(test_json_int(ag, "index"), ==, 0);
     assert_scsi_in_qemu(fx.c, ag);
 
     /* the failed devices are still usable once their files are */
     close(lock_fd);
     g_autoptr(JsonNode) al = dev(fx.c, "device-attach", "locked");
-    g_assert_cmpint(int_of(al, "index"), ==, 1);
+    g_assert_cmpint(test_json_int(al, "index"), ==, 1);
     assert_scsi_in_qemu(fx.c, al);
-    g_autofree char *created = make_image(fx.dir, "missing.img");
+    g_autofree char *created = test_make_image(fx.dir, "missing.img");
     g_autoptr(JsonNode) am = dev(fx.c, "device-attach", "m");
-    g_assert_cmpint(int_of(am, "index"), ==, 2);
+    g_assert_cmpint(test_json_int(am, "index"), ==, 2);
     assert_scsi_in_qemu(fx.c, am);
     fx_stop(&fx);
 }
@@ -654,19 +565,19 @@ static void test_concurrent_clients(void)
     const char *const own[] = { "a", "b", "c" };
 
     fx_start(&fx);
-    shared_img = make_image(fx.dir, "shared.img");
+    shared_img = test_make_image(fx.dir, "shared.img");
     for (int i = 0; i < N_CLIENTS; i++) {
         cl[i] = client_new(&fx, NULL);
         for (guint k = 0; k < G_N_ELEMENTS(own); k++) {
             g_autofree char *name = g_strdup_printf("m%d%s.img", i, own[k]);
-            g_autofree char *img = make_image(fx.dir, name);
+            g_autofree char *img = test_make_image(fx.dir, name);
             g_autofree char *more = g_strdup_printf(", \"id\": \"m%d%s\"", i, own[k]);
             g_autoptr(JsonNode) n = dev_new(cl[i], "virtio-scsi", img, more);
         }
         /* every container references the one shared disk */
         g_autoptr(JsonNode) s = dev_new(cl[i], "virtio-scsi", shared_img, NULL);
-        g_assert_cmpstr(str_of(s, "id"), ==, "dev0");
-        g_assert_cmpint(int_of(s, "reference-count"), ==, i + 1);
+        g_assert_cmpstr(test_json_str(s, "id"), ==, "dev0");
+        g_assert_cmpint(test_json_int(s, "reference-count"), ==, i + 1);
     }
 
     /* each client pipelines its whole script; the proxy interleaves them.
@@ -706,10 +617,11 @@ static void test_concurrent_clients(void)
     for (int i = 0; i < N_CLIENTS; i++) {
         for (guint n = 0; n < scripts[i]->len; n++) {
             g_autofree char *line = test_client_recv_reply(cl[i], NULL);
-            g_autoptr(JsonNode) reply = parse_json(line);
+            g_autoptr(JsonNode) reply = test_json_parse(line);
             g_autofree char *want_id = g_strdup_printf("c%d-%u", i, n);
 
-            if (!has(reply, "return") || g_strcmp0(str_of(reply, "id"), want_id) != 0) {
+            if (!test_json_has(reply, "return") ||
+                g_strcmp0(test_json_str(reply, "id"), want_id) != 0) {
                 g_error("client %d, %s (%s) -> %s", i, (char *)g_ptr_array_index(scripts[i], n),
                         want_id, line);
             }
@@ -724,7 +636,7 @@ static void test_concurrent_clients(void)
         g_hash_table_insert(want, g_strdup_printf("m%db", i), GINT_TO_POINTER(0));
         g_hash_table_insert(want, g_strdup_printf("m%dc", i), GINT_TO_POINTER(2));
     }
-    g_autoptr(JsonNode) all = ok(fx.c, "{\"execute\": \"" DM "query-devices\"}");
+    g_autoptr(JsonNode) all = test_qmp_ok(fx.c, "{\"execute\": \"" DM "query-devices\"}");
     g_autoptr(GHashTable) qemu_has = qemu_devices(fx.c);
     g_autoptr(GHashTable) nodes = qemu_nodes(fx.c);
     g_autoptr(GHashTable) addresses = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -732,10 +644,10 @@ static void test_concurrent_clients(void)
     guint managed = 0, attached = 0;
     for (guint k = 0; k < json_array_get_length(list); k++) {
         JsonNode *info = json_array_get_element(list, k);
-        const char *id = str_of(info, "id");
+        const char *id = test_json_str(info, "id");
         g_autofree char *node = g_strconcat("drive-", id, NULL);
 
-        if (!has(info, "kind")) {
+        if (!test_json_has(info, "kind")) {
             /* what QEMU was started with */
             g_assert_true(g_hash_table_contains(qemu_has, id));
             continue;
@@ -743,8 +655,8 @@ static void test_concurrent_clients(void)
         managed++;
         g_assert_true(g_hash_table_contains(want, id));
         gint64 count = GPOINTER_TO_INT(g_hash_table_lookup(want, id));
-        g_assert_cmpint(int_of(info, "attach-count"), ==, count);
-        g_assert_cmpstr(str_of(info, "state"), ==, count ? "attached" : "detached");
+        g_assert_cmpint(test_json_int(info, "attach-count"), ==, count);
+        g_assert_cmpstr(test_json_str(info, "state"), ==, count ? "attached" : "detached");
         g_assert_cmpint(g_hash_table_contains(qemu_has, id), ==, count > 0);
         g_assert_cmpint(g_hash_table_contains(nodes, node), ==, count > 0);
         if (count) {
@@ -752,7 +664,7 @@ static void test_concurrent_clients(void)
             assert_scsi_in_qemu(fx.c, info);
             /* no two devices on one address */
             g_assert_true(g_hash_table_add(
-                addresses, g_strdup_printf("%" G_GINT64_FORMAT, int_of(info, "index"))));
+                addresses, g_strdup_printf("%" G_GINT64_FORMAT, test_json_int(info, "index"))));
         }
     }
     g_assert_cmpuint(managed, ==, g_hash_table_size(want));
@@ -771,7 +683,7 @@ static void test_counts_and_ids(void)
     Fx fx;
 
     fx_start(&fx);
-    g_autofree char *img = make_image(fx.dir, "a.img");
+    g_autofree char *img = test_make_image(fx.dir, "a.img");
     g_autoptr(JsonNode) n = dev_new(fx.c, "virtio-scsi", img, ", \"id\": \"x\"");
 
     /* a device the guest has cannot be removed */
@@ -790,15 +702,15 @@ static void test_counts_and_ids(void)
     g_autoptr(JsonNode) r2 = dev(fx.c, "device-dereference", "x");
     g_autoptr(JsonNode) r3 = dev(fx.c, "device-dereference", "x");
     g_autoptr(JsonNode) r4 = dev(fx.c, "device-dereference", "x");
-    g_assert_cmpint(int_of(r2, "reference-count"), ==, 1);
-    g_assert_cmpint(int_of(r3, "reference-count"), ==, 0);
-    g_assert_cmpint(int_of(r4, "reference-count"), ==, 0);
+    g_assert_cmpint(test_json_int(r2, "reference-count"), ==, 1);
+    g_assert_cmpint(test_json_int(r3, "reference-count"), ==, 0);
+    g_assert_cmpint(test_json_int(r4, "reference-count"), ==, 0);
     g_autoptr(JsonNode) q = dev(fx.c, "query-device", "x");
     assert_counts(q, "detached", 0, 0);
     g_autoptr(JsonNode) r5 = dev(fx.c, "device-reference", "x");
-    g_assert_cmpint(int_of(r5, "reference-count"), ==, 1);
+    g_assert_cmpint(test_json_int(r5, "reference-count"), ==, 1);
     g_autoptr(JsonNode) rm = dev(fx.c, "device-remove", "x");
-    g_assert_cmpint(int_of(rm, "reference-count"), ==, 0);
+    g_assert_cmpint(test_json_int(rm, "reference-count"), ==, 0);
     g_autofree char *e3 = dev_fails(fx.c, "query-device", "x");
     g_assert_cmpstr(e3, ==, "DeviceNotFound: Device 'x' not found");
 
@@ -806,58 +718,63 @@ static void test_counts_and_ids(void)
     const char *const files[] = { "g0", "g1", "g2", "g3", "g4" };
     g_auto(GStrv) paths = g_new0(char *, G_N_ELEMENTS(files) + 1);
     for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
-        paths[i] = make_image(fx.dir, files[i]);
+        paths[i] = test_make_image(fx.dir, files[i]);
     }
     g_autoptr(JsonNode) g0 = dev_new(fx.c, "virtio-scsi", paths[0], NULL);
     g_autoptr(JsonNode) g1 = dev_new(fx.c, "virtio-blk", paths[1], NULL);
     g_autoptr(JsonNode) chosen = dev_new(fx.c, "virtio-scsi", paths[2], ", \"id\": \"dev2\"");
-    g_assert_cmpstr(str_of(g0, "id"), ==, "dev0");
-    g_assert_cmpstr(str_of(g1, "id"), ==, "dev1");
-    g_assert_cmpstr(str_of(chosen, "id"), ==, "dev2");
+    g_assert_cmpstr(test_json_str(g0, "id"), ==, "dev0");
+    g_assert_cmpstr(test_json_str(g1, "id"), ==, "dev1");
+    g_assert_cmpstr(test_json_str(chosen, "id"), ==, "dev2");
     g_autoptr(JsonNode) rm0 = dev(fx.c, "device-remove", "dev0");
     g_autoptr(JsonNode) g3 = dev_new(fx.c, "virtio-scsi", paths[3], NULL);
     g_autoptr(JsonNode) g4 = dev_new(fx.c, "virtio-scsi", paths[4], NULL);
-    g_assert_cmpstr(str_of(g3, "id"), ==, "dev0");
-    g_assert_cmpstr(str_of(g4, "id"), ==, "dev3");
-    g_assert_cmpstr(str_of(g1, "driver"), ==, "virtio-blk-pci");
-    g_assert_cmpstr(str_of(g1, "kind"), ==, "virtio-blk");
+    g_assert_cmpstr(test_json_str(g3, "id"), ==, "dev0");
+    g_assert_cmpstr(test_json_str(g4, "id"), ==, "dev3");
+    g_assert_cmpstr(test_json_str(g1, "driver"), ==, "virtio-blk-pci");
+    g_assert_cmpstr(test_json_str(g1, "kind"), ==, "virtio-blk");
 
     /* an id another host device has */
-    g_autofree char *other = make_image(fx.dir, "other.img");
-    g_autofree char *e4 = fails(fx.c,
-                                "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
-                                "\"virtio-scsi\", \"path\": \"%s\", \"id\": \"dev2\"}}",
-                                other);
+    g_autofree char *other = test_make_image(fx.dir, "other.img");
+    g_autofree char *e4 =
+        test_qmp_fails(fx.c,
+                       "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
+                       "\"virtio-scsi\", \"path\": \"%s\", \"id\": \"dev2\"}}",
+                       other);
     g_assert_cmpstr(e4, ==, "GenericError: Device id 'dev2' is already in use");
     /* or QEMU has for a device of its own */
-    g_autofree char *e5 = fails(fx.c,
-                                "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
-                                "\"virtio-scsi\", \"path\": \"%s\", \"id\": \"scsi0\"}}",
-                                other);
+    g_autofree char *e5 =
+        test_qmp_fails(fx.c,
+                       "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
+                       "\"virtio-scsi\", \"path\": \"%s\", \"id\": \"scsi0\"}}",
+                       other);
     g_assert_cmpstr(e5, ==, "GenericError: Device id 'scsi0' is already in use");
     /* one host device is one device: not another kind, nor read-only too */
-    g_autofree char *e6 = fails(fx.c,
-                                "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
-                                "\"vfio-pci\", \"path\": \"%s\"}}",
-                                paths[1]);
+    g_autofree char *e6 =
+        test_qmp_fails(fx.c,
+                       "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
+                       "\"vfio-pci\", \"path\": \"%s\"}}",
+                       paths[1]);
     g_autofree char *want6 = g_strdup_printf(
         "GenericError: Device 'dev1' already exists for %s as virtio-blk", paths[1]);
     g_assert_cmpstr(e6, ==, want6);
-    g_autofree char *e7 = fails(fx.c,
-                                "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
-                                "\"virtio-blk\", \"path\": \"%s\", \"read-only\": true}}",
-                                paths[1]);
+    g_autofree char *e7 =
+        test_qmp_fails(fx.c,
+                       "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
+                       "\"virtio-blk\", \"path\": \"%s\", \"read-only\": true}}",
+                       paths[1]);
     g_assert_nonnull(strstr(e7, "already exists for"));
     g_autoptr(JsonNode) same = dev(fx.c, "query-device", "dev1");
     assert_counts(same, "detached", 0, 1);
 
     /* a client plugs a device of its own under a manager device's id: the
      * attach fails in device_add (found crashing the proxy in review) */
-    g_autoptr(JsonNode) node = ok(fx.c, "{\"execute\": \"blockdev-add\", \"arguments\": "
-                                        "{\"driver\": \"null-co\", \"node-name\": \"own\"}}");
-    g_autoptr(JsonNode) own = ok(fx.c, "{\"execute\": \"device_add\", \"arguments\": "
-                                       "{\"driver\": \"scsi-hd\", \"drive\": \"own\", "
-                                       "\"bus\": \"scsi0.0\", \"id\": \"dev2\"}}");
+    g_autoptr(JsonNode) node =
+        test_qmp_ok(fx.c, "{\"execute\": \"blockdev-add\", \"arguments\": "
+                          "{\"driver\": \"null-co\", \"node-name\": \"own\"}}");
+    g_autoptr(JsonNode) own = test_qmp_ok(fx.c, "{\"execute\": \"device_add\", \"arguments\": "
+                                                "{\"driver\": \"scsi-hd\", \"drive\": \"own\", "
+                                                "\"bus\": \"scsi0.0\", \"id\": \"dev2\"}}");
     g_autofree char *e8 = dev_fails(fx.c, "device-attach", "dev2");
     g_assert_true(g_str_has_prefix(e8, "GenericError: device-attach dev2: device_add failed: "));
     g_autoptr(JsonNode) still = dev(fx.c, "query-device", "dev2");
@@ -867,19 +784,20 @@ static void test_counts_and_ids(void)
     const char *const good[] = { "a", "A-b.c_9", "a23456789012345678901234" };
     for (guint i = 0; i < G_N_ELEMENTS(good); i++) {
         g_autofree char *name = g_strdup_printf("good%u.img", i);
-        g_autofree char *p = make_image(fx.dir, name);
+        g_autofree char *p = test_make_image(fx.dir, name);
         g_autofree char *more = g_strdup_printf(", \"id\": \"%s\"", good[i]);
         g_autoptr(JsonNode) gn = dev_new(fx.c, "virtio-scsi", p, more);
-        g_assert_cmpstr(str_of(gn, "id"), ==, good[i]);
+        g_assert_cmpstr(test_json_str(gn, "id"), ==, good[i]);
     }
     const char *const bad[] = { "",    "1a",  "-a",  "_a",
                                 "a b", "a/b", "a:b", "a234567890123456789012345" };
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
-        g_autofree char *bad_err = fails(fx.c,
-                                         "{\"execute\": \"" DM "device-new\", \"arguments\": "
-                                         "{\"driver\": \"virtio-scsi\", \"path\": \"%s\", \"id\": "
-                                         "\"%s\"}}",
-                                         other, bad[i]);
+        g_autofree char *bad_err =
+            test_qmp_fails(fx.c,
+                           "{\"execute\": \"" DM "device-new\", \"arguments\": "
+                           "{\"driver\": \"virtio-scsi\", \"path\": \"%s\", \"id\": "
+                           "\"%s\"}}",
+                           other, bad[i]);
         if (!g_str_has_prefix(bad_err, "GenericError: ") || !strstr(bad_err, "'id'")) {
             g_error("id \"%s\": %s", bad[i], bad_err);
         }
@@ -905,46 +823,47 @@ static void test_errors(void)
 
         /* arguments checked against the schema, with QEMU's messages */
         g_autofree char *missing =
-            fails(fx.c, "{\"execute\": \"" DM "%s\", \"arguments\": {}}", ops[i]);
+            test_qmp_fails(fx.c, "{\"execute\": \"" DM "%s\", \"arguments\": {}}", ops[i]);
         g_assert_cmpstr(missing, ==, "GenericError: Parameter 'id' is missing");
-        g_autofree char *none = fails(fx.c, "{\"execute\": \"" DM "%s\"}", ops[i]);
+        g_autofree char *none = test_qmp_fails(fx.c, "{\"execute\": \"" DM "%s\"}", ops[i]);
         g_assert_cmpstr(none, ==, "GenericError: Parameter 'id' is missing");
         g_autofree char *type =
-            fails(fx.c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": 5}}", ops[i]);
+            test_qmp_fails(fx.c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": 5}}", ops[i]);
         g_assert_cmpstr(type, ==,
                         "GenericError: Invalid parameter type for 'id', expected: string");
-        g_autofree char *extra = fails(
+        g_autofree char *extra = test_qmp_fails(
             fx.c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"a\", \"x\": 1}}", ops[i]);
         g_assert_cmpstr(extra, ==, "GenericError: Parameter 'x' is unexpected");
     }
-    g_autofree char *e1 = fails(fx.c, "{\"execute\": \"" DM "device-new\", \"arguments\": "
-                                      "{\"driver\": \"foo\", \"path\": \"/p\"}}");
+    g_autofree char *e1 = test_qmp_fails(fx.c, "{\"execute\": \"" DM "device-new\", \"arguments\": "
+                                               "{\"driver\": \"foo\", \"path\": \"/p\"}}");
     g_assert_cmpstr(e1, ==, "GenericError: Parameter 'driver' does not accept value 'foo'");
-    g_autofree char *e2 = fails(
+    g_autofree char *e2 = test_qmp_fails(
         fx.c, "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": \"virtio-scsi\"}}");
     g_assert_cmpstr(e2, ==, "GenericError: Parameter 'path' is missing");
-    g_autofree char *e3 = fails(fx.c, "{\"execute\": \"" DM "device-new\", \"arguments\": "
-                                      "{\"driver\": \"virtio-scsi\", \"path\": \"/p\", "
-                                      "\"read-only\": \"yes\"}}");
+    g_autofree char *e3 = test_qmp_fails(fx.c, "{\"execute\": \"" DM "device-new\", \"arguments\": "
+                                               "{\"driver\": \"virtio-scsi\", \"path\": \"/p\", "
+                                               "\"read-only\": \"yes\"}}");
     g_assert_cmpstr(e3, ==,
                     "GenericError: Invalid parameter type for 'read-only', expected: boolean");
-    g_autofree char *e4 = fails(fx.c, "{\"execute\": \"" DM "device-new\", \"arguments\": "
-                                      "{\"driver\": \"virtio-scsi\", \"path\": \"/p\", \"x\": 1}}");
+    g_autofree char *e4 =
+        test_qmp_fails(fx.c, "{\"execute\": \"" DM "device-new\", \"arguments\": "
+                             "{\"driver\": \"virtio-scsi\", \"path\": \"/p\", \"x\": 1}}");
     g_assert_cmpstr(e4, ==, "GenericError: Parameter 'x' is unexpected");
     /* QEMU would open a relative path from its own working directory */
     const char *const relative[] = { "disk.img", "", "./disk.img" };
     for (guint i = 0; i < G_N_ELEMENTS(relative); i++) {
-        g_autofree char *e5 = fails(fx.c,
-                                    "{\"execute\": \"" DM "device-new\", \"arguments\": "
-                                    "{\"driver\": \"virtio-blk\", \"path\": \"%s\"}}",
-                                    relative[i]);
+        g_autofree char *e5 = test_qmp_fails(fx.c,
+                                             "{\"execute\": \"" DM "device-new\", \"arguments\": "
+                                             "{\"driver\": \"virtio-blk\", \"path\": \"%s\"}}",
+                                             relative[i]);
         g_assert_cmpstr(e5, ==, "GenericError: Parameter 'path' expects an absolute path");
     }
     /* none of that left a device behind */
-    g_autoptr(JsonNode) all = ok(fx.c, "{\"execute\": \"" DM "query-devices\"}");
+    g_autoptr(JsonNode) all = test_qmp_ok(fx.c, "{\"execute\": \"" DM "query-devices\"}");
     JsonArray *list = json_node_get_array(all);
     for (guint i = 0; i < json_array_get_length(list); i++) {
-        g_assert_false(has(json_array_get_element(list, i), "kind"));
+        g_assert_false(test_json_has(json_array_get_element(list, i), "kind"));
     }
     fx_stop(&fx);
 }
@@ -958,11 +877,11 @@ static void test_introspection(void)
     Fx fx;
 
     fx_start(&fx);
-    g_autoptr(JsonNode) cmds = ok(fx.c, "{\"execute\": \"query-commands\"}");
+    g_autoptr(JsonNode) cmds = test_qmp_ok(fx.c, "{\"execute\": \"query-commands\"}");
     g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
     JsonArray *ca = json_node_get_array(cmds);
     for (guint i = 0; i < json_array_get_length(ca); i++) {
-        g_hash_table_add(names, (gpointer)str_of(json_array_get_element(ca, i), "name"));
+        g_hash_table_add(names, (gpointer)test_json_str(json_array_get_element(ca, i), "name"));
     }
     g_assert_true(g_hash_table_contains(names, "query-status"));
     for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
@@ -970,12 +889,12 @@ static void test_introspection(void)
         g_assert_true(g_hash_table_contains(names, name));
     }
 
-    g_autoptr(JsonNode) schema = ok(fx.c, "{\"execute\": \"query-qmp-schema\"}");
+    g_autoptr(JsonNode) schema = test_qmp_ok(fx.c, "{\"execute\": \"query-qmp-schema\"}");
     g_autoptr(GHashTable) by_name = g_hash_table_new(g_str_hash, g_str_equal);
     JsonArray *sa = json_node_get_array(schema);
     for (guint i = 0; i < json_array_get_length(sa); i++) {
         JsonNode *e = json_array_get_element(sa, i);
-        g_hash_table_insert(by_name, (gpointer)str_of(e, "name"), e);
+        g_hash_table_insert(by_name, (gpointer)test_json_str(e, "name"), e);
     }
     g_assert_nonnull(g_hash_table_lookup(by_name, "query-status"));
     for (guint i = 0; i < G_N_ELEMENTS(commands); i++) {
@@ -984,37 +903,37 @@ static void test_introspection(void)
         if (!e) {
             g_error("%s is not in query-qmp-schema", name);
         }
-        g_assert_cmpstr(str_of(e, "meta-type"), ==, "command");
-        g_assert_nonnull(g_hash_table_lookup(by_name, str_of(e, "arg-type")));
-        g_assert_nonnull(g_hash_table_lookup(by_name, str_of(e, "ret-type")));
+        g_assert_cmpstr(test_json_str(e, "meta-type"), ==, "command");
+        g_assert_nonnull(g_hash_table_lookup(by_name, test_json_str(e, "arg-type")));
+        g_assert_nonnull(g_hash_table_lookup(by_name, test_json_str(e, "ret-type")));
     }
     for (guint i = 0; i < G_N_ELEMENTS(events); i++) {
         JsonNode *e = g_hash_table_lookup(by_name, events[i]);
         if (!e) {
             g_error("%s is not in query-qmp-schema", events[i]);
         }
-        g_assert_cmpstr(str_of(e, "meta-type"), ==, "event");
+        g_assert_cmpstr(test_json_str(e, "meta-type"), ==, "event");
         /* its data is the DeviceInfo object */
-        JsonNode *data = g_hash_table_lookup(by_name, str_of(e, "arg-type"));
+        JsonNode *data = g_hash_table_lookup(by_name, test_json_str(e, "arg-type"));
         g_assert_nonnull(data);
-        g_assert_cmpstr(str_of(data, "meta-type"), ==, "object");
+        g_assert_cmpstr(test_json_str(data, "meta-type"), ==, "object");
         g_autofree char *text = json_to_string(data, FALSE);
         g_assert_nonnull(strstr(text, "\"attach-count\""));
     }
     /* device-new's driver is the enum of the four kinds */
     JsonNode *new_cmd = g_hash_table_lookup(by_name, DM "device-new");
-    JsonNode *args = g_hash_table_lookup(by_name, str_of(new_cmd, "arg-type"));
+    JsonNode *args = g_hash_table_lookup(by_name, test_json_str(new_cmd, "arg-type"));
     JsonArray *members = json_object_get_array_member(json_node_get_object(args), "members");
     const char *driver_type = NULL;
     for (guint i = 0; i < json_array_get_length(members); i++) {
         JsonNode *m = json_array_get_element(members, i);
-        if (g_strcmp0(str_of(m, "name"), "driver") == 0) {
-            driver_type = str_of(m, "type");
+        if (g_strcmp0(test_json_str(m, "name"), "driver") == 0) {
+            driver_type = test_json_str(m, "type");
         }
     }
     JsonNode *en = g_hash_table_lookup(by_name, driver_type);
     g_assert_nonnull(en);
-    g_assert_cmpstr(str_of(en, "meta-type"), ==, "enum");
+    g_assert_cmpstr(test_json_str(en, "meta-type"), ==, "enum");
     g_autofree char *values =
         json_to_string(json_object_get_member(json_node_get_object(en), "values"), FALSE);
     g_assert_cmpstr(values, ==, "[\"virtio-blk\",\"virtio-scsi\",\"vhost-user-blk\",\"vfio-pci\"]");
@@ -1034,12 +953,12 @@ static JsonNode *wait_event(TestClient *c, GPtrArray *events, const char *name, 
             }
             g_ptr_array_add(events, line);
         }
-        g_autoptr(JsonNode) ev = parse_json(g_ptr_array_index(events, i));
+        g_autoptr(JsonNode) ev = test_json_parse(g_ptr_array_index(events, i));
         JsonObject *o = json_node_get_object(ev);
         JsonObject *data =
             json_object_has_member(o, "data") ? json_object_get_object_member(o, "data") : NULL;
 
-        if (g_strcmp0(str_of(ev, "event"), name) == 0 && data &&
+        if (g_strcmp0(test_json_str(ev, "event"), name) == 0 && data &&
             (g_strcmp0(json_object_get_string_member_with_default(data, "id", NULL), id) == 0 ||
              g_strcmp0(json_object_get_string_member_with_default(data, "device", NULL), id) ==
                  0)) {
@@ -1066,7 +985,7 @@ static JsonNode *ok_events(TestClient *c, GPtrArray *events, const char *cmd)
 {
     test_client_send(c, cmd);
     g_autofree char *r = test_client_recv_reply(c, events);
-    return reply_of(cmd, r, TRUE);
+    return test_qmp_reply(cmd, r, TRUE);
 }
 
 /* @op on device @id, keeping the events before its reply. */
@@ -1098,28 +1017,28 @@ static void test_capability_events(void)
     g_autoptr(GPtrArray) ev_oob = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) ev_without = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GPtrArray) ev_plain = g_ptr_array_new_with_free_func(g_free);
-    g_autofree char *img = make_image(fx.dir, "e.img");
+    g_autofree char *img = test_make_image(fx.dir, "e.img");
 
     g_autoptr(JsonNode) n = dev_new(with, "virtio-scsi", img, ", \"id\": \"ev\"");
     g_autoptr(JsonNode) a1 = dev_events(with, ev_with, "device-attach", "ev");
     g_autoptr(JsonNode) att = wait_event(with, ev_with, DM "DEVICE_ATTACHED", "ev");
-    g_assert_cmpstr(str_of(att, "id"), ==, "ev");
-    g_assert_cmpstr(str_of(att, "state"), ==, "attached");
-    g_assert_cmpstr(str_of(att, "kind"), ==, "virtio-scsi");
-    g_assert_cmpint(int_of(att, "attach-count"), ==, 1);
-    g_assert_cmpint(int_of(att, "lun"), ==, 0);
+    g_assert_cmpstr(test_json_str(att, "id"), ==, "ev");
+    g_assert_cmpstr(test_json_str(att, "state"), ==, "attached");
+    g_assert_cmpstr(test_json_str(att, "kind"), ==, "virtio-scsi");
+    g_assert_cmpint(test_json_int(att, "attach-count"), ==, 1);
+    g_assert_cmpint(test_json_int(att, "lun"), ==, 0);
     /* every client that enabled it is told, not only the one that asked */
     g_autoptr(JsonNode) att2 = wait_event(with_oob, ev_oob, DM "DEVICE_ATTACHED", "ev");
-    g_assert_cmpstr(str_of(att2, "state"), ==, "attached");
+    g_assert_cmpstr(test_json_str(att2, "state"), ==, "attached");
 
     /* attaches and detaches that plug nothing send nothing */
     g_autoptr(JsonNode) a2 = dev_events(with, ev_with, "device-attach", "ev");
     g_autoptr(JsonNode) d1 = dev_events(with, ev_with, "device-detach", "ev");
     g_autoptr(JsonNode) d2 = dev_events(with, ev_with, "device-detach", "ev");
     g_autoptr(JsonNode) det = wait_event(with, ev_with, DM "DEVICE_DETACHED", "ev");
-    g_assert_cmpstr(str_of(det, "state"), ==, "detached");
-    g_assert_cmpint(int_of(det, "attach-count"), ==, 0);
-    g_assert_false(has(det, "lun"));
+    g_assert_cmpstr(test_json_str(det, "state"), ==, "detached");
+    g_assert_cmpint(test_json_int(det, "attach-count"), ==, 0);
+    g_assert_false(test_json_has(det, "lun"));
     g_autoptr(JsonNode) det2 = wait_event(with_oob, ev_oob, DM "DEVICE_DETACHED", "ev");
     /* QEMU's own event still reaches everyone */
     g_autoptr(JsonNode) del = wait_event(with, ev_with, "DEVICE_DELETED", "ev");
@@ -1136,9 +1055,9 @@ static void test_capability_events(void)
     /* query-devices still lists it, as the core knows it */
     g_autoptr(JsonNode) listed = dev_entry(with, "plain0");
     g_assert_nonnull(listed);
-    g_assert_cmpstr(str_of(listed, "driver"), ==, "scsi-hd");
-    g_assert_cmpstr(str_of(listed, "node-name"), ==, "plain");
-    g_assert_false(has(listed, "kind"));
+    g_assert_cmpstr(test_json_str(listed, "driver"), ==, "scsi-hd");
+    g_assert_cmpstr(test_json_str(listed, "node-name"), ==, "plain");
+    g_assert_false(test_json_has(listed, "kind"));
     g_autoptr(JsonNode) pd = ok_events(with, ev_with,
                                        "{\"execute\": \"device_del\", \"arguments\": "
                                        "{\"id\": \"plain0\"}}");
@@ -1190,21 +1109,21 @@ static void test_block_device(void)
     }
     fx_start(&fx);
     g_autoptr(JsonNode) n = dev_new(fx.c, "virtio-scsi", bdev, ", \"read-only\": true");
-    g_assert_cmpint(int_of(n, "major"), ==, major(st.st_rdev));
-    g_assert_cmpint(int_of(n, "minor"), ==, minor(st.st_rdev));
-    const char *id = str_of(n, "id");
+    g_assert_cmpint(test_json_int(n, "major"), ==, major(st.st_rdev));
+    g_assert_cmpint(test_json_int(n, "minor"), ==, minor(st.st_rdev));
+    const char *id = test_json_str(n, "id");
 
     /* another path to the same block device is the same device */
     g_autofree char *link = g_build_filename(fx.dir, "link", NULL);
     g_assert_cmpint(symlink(bdev, link), ==, 0);
     g_autoptr(JsonNode) n2 = dev_new(fx.c, "virtio-scsi", link, ", \"read-only\": true");
-    g_assert_cmpstr(str_of(n2, "id"), ==, id);
-    g_assert_cmpint(int_of(n2, "reference-count"), ==, 2);
+    g_assert_cmpstr(test_json_str(n2, "id"), ==, id);
+    g_assert_cmpint(test_json_int(n2, "reference-count"), ==, 2);
     g_autofree char *node_copy = g_build_filename(fx.dir, "node", NULL);
     if (mknod(node_copy, S_IFBLK | 0600, st.st_rdev) == 0) {
         g_autoptr(JsonNode) n3 = dev_new(fx.c, "virtio-scsi", node_copy, ", \"read-only\": true");
-        g_assert_cmpstr(str_of(n3, "id"), ==, id);
-        g_assert_cmpint(int_of(n3, "reference-count"), ==, 3);
+        g_assert_cmpstr(test_json_str(n3, "id"), ==, id);
+        g_assert_cmpint(test_json_int(n3, "reference-count"), ==, 3);
     }
 
     /* a block device is opened with host_device */
@@ -1212,9 +1131,9 @@ static void test_block_device(void)
     g_autofree char *node_name = g_strconcat("drive-", id, NULL);
     g_autoptr(JsonNode) node = qemu_node(fx.c, node_name);
     g_assert_nonnull(node);
-    g_assert_cmpstr(str_of(node, "drv"), ==, "host_device");
-    g_assert_cmpstr(str_of(node, "file"), ==, bdev);
-    g_assert_true(bool_of(node, "ro"));
+    g_assert_cmpstr(test_json_str(node, "drv"), ==, "host_device");
+    g_assert_cmpstr(test_json_str(node, "file"), ==, bdev);
+    g_assert_true(test_json_bool(node, "ro"));
     g_autoptr(JsonNode) d = dev(fx.c, "device-detach", id);
     assert_gone_from_qemu(fx.c, id);
     fx_stop(&fx);
@@ -1228,14 +1147,14 @@ static void test_pci_virtio_blk(void)
     Fx fx;
 
     fx_start_full(&fx, base_args, opts);
-    g_autofree char *img = make_image(fx.dir, "v.img");
-    g_autofree char *img2 = make_image(fx.dir, "w.img");
+    g_autofree char *img = test_make_image(fx.dir, "v.img");
+    g_autofree char *img2 = test_make_image(fx.dir, "w.img");
     g_autoptr(JsonNode) n = dev_new(fx.c, "virtio-blk", img, ", \"id\": \"vd0\"");
     g_autoptr(JsonNode) n2 = dev_new(fx.c, "virtio-blk", img2, ", \"id\": \"vd1\"");
-    g_assert_cmpstr(str_of(n, "driver"), ==, "virtio-blk-pci");
+    g_assert_cmpstr(test_json_str(n, "driver"), ==, "virtio-blk-pci");
 
     /* a virtio-blk device QEMU refuses gives back its slot and its name */
-    g_autofree char *img_l = make_image(fx.dir, "locked.img");
+    g_autofree char *img_l = test_make_image(fx.dir, "locked.img");
     int lock_fd = hold_write_lock(img_l);
     g_autoptr(JsonNode) nl = dev_new(fx.c, "virtio-blk", img_l, ", \"id\": \"vlocked\"");
     g_autofree char *e0 = dev_fails(fx.c, "device-attach", "vlocked");
@@ -1248,17 +1167,17 @@ static void test_pci_virtio_blk(void)
     /* the first root port's slot, then the second's; vda, vdb */
     g_autoptr(JsonNode) a = dev(fx.c, "device-attach", "vd0");
     g_autoptr(JsonNode) a2 = dev(fx.c, "device-attach", "vd1");
-    g_assert_cmpstr(str_of(a, "bus"), ==, "rp1");
-    g_assert_cmpint(int_of(a, "pci-slot"), ==, 0);
-    g_assert_cmpstr(str_of(a, "drive-name"), ==, "vda");
-    g_assert_cmpstr(str_of(a, "node-name"), ==, "drive-vd0");
-    g_assert_cmpstr(str_of(a2, "bus"), ==, "rp2");
-    g_assert_cmpint(int_of(a2, "pci-slot"), ==, 0);
-    g_assert_cmpstr(str_of(a2, "drive-name"), ==, "vdb");
+    g_assert_cmpstr(test_json_str(a, "bus"), ==, "rp1");
+    g_assert_cmpint(test_json_int(a, "pci-slot"), ==, 0);
+    g_assert_cmpstr(test_json_str(a, "drive-name"), ==, "vda");
+    g_assert_cmpstr(test_json_str(a, "node-name"), ==, "drive-vd0");
+    g_assert_cmpstr(test_json_str(a2, "bus"), ==, "rp2");
+    g_assert_cmpint(test_json_int(a2, "pci-slot"), ==, 0);
+    g_assert_cmpstr(test_json_str(a2, "drive-name"), ==, "vdb");
     g_autofree char *path1 = pci_path_behind(fx.c, "rp1");
     g_autofree char *path2 = pci_path_behind(fx.c, "rp2");
-    g_assert_cmpstr(str_of(a, "pci-path"), ==, path1);
-    g_assert_cmpstr(str_of(a2, "pci-path"), ==, path2);
+    g_assert_cmpstr(test_json_str(a, "pci-path"), ==, path1);
+    g_assert_cmpstr(test_json_str(a2, "pci-path"), ==, path2);
     g_autofree char *bus = qom_bus(fx.c, "vd0");
     g_assert_cmpstr(bus, ==, "rp1");
     g_assert_cmpint(qom_int(fx.c, "vd0", "addr"), ==, 0);
@@ -1271,14 +1190,14 @@ static void test_pci_virtio_blk(void)
     g_assert_true(g_str_has_prefix(e, "GenericError: "));
     g_assert_nonnull(strstr(e, "did not release"));
     g_autoptr(JsonNode) q = dev(fx.c, "query-device", "vd0");
-    g_assert_cmpstr(str_of(q, "state"), ==, "unplugging");
+    g_assert_cmpstr(test_json_str(q, "state"), ==, "unplugging");
     g_assert_true(has_device(fx.c, "vd0"));
     g_assert_true(has_node(fx.c, "drive-vd0"));
     /* a later detach waits again, and again in vain */
     g_autofree char *e2 = dev_fails(fx.c, "device-detach", "vd0");
     g_assert_nonnull(strstr(e2, "did not release"));
     g_autoptr(JsonNode) q2 = dev(fx.c, "query-device", "vd0");
-    g_assert_cmpstr(str_of(q2, "state"), ==, "unplugging");
+    g_assert_cmpstr(test_json_str(q2, "state"), ==, "unplugging");
     /* the other device was not held up */
     g_autoptr(JsonNode) q3 = dev(fx.c, "query-device", "vd1");
     assert_counts(q3, "attached", 1, 1);
@@ -1340,7 +1259,7 @@ static void test_vhost_user_blk(void)
         return;
     }
     fx_start_full(&fx, args, base_opts);
-    g_autofree char *img = make_image(fx.dir, "vu.img");
+    g_autofree char *img = test_make_image(fx.dir, "vu.img");
     g_autofree char *sock = g_build_filename(fx.dir, "vu.sock", NULL);
     GPid daemon = storage_daemon_start(img, sock);
 
@@ -1366,19 +1285,19 @@ static void test_vhost_user_blk(void)
     g_assert_false(has_chardev(fx.c, "char-vbad"));
     assert_detached_clean(fx.c, "vbad");
     g_autoptr(JsonNode) rb = dev(fx.c, "device-remove", "vbad");
-    g_assert_cmpint(int_of(rb, "reference-count"), ==, 0);
+    g_assert_cmpint(test_json_int(rb, "reference-count"), ==, 0);
 
     /* the real thing: a chardev to the daemon, the device on rp1 */
     g_autoptr(JsonNode) n = dev_new(fx.c, "vhost-user-blk", sock, ", \"id\": \"vu0\"");
-    g_assert_cmpstr(str_of(n, "driver"), ==, "vhost-user-blk-pci");
-    g_assert_cmpstr(str_of(n, "kind"), ==, "vhost-user-blk");
+    g_assert_cmpstr(test_json_str(n, "driver"), ==, "vhost-user-blk-pci");
+    g_assert_cmpstr(test_json_str(n, "kind"), ==, "vhost-user-blk");
     g_autoptr(JsonNode) a = dev(fx.c, "device-attach", "vu0");
     assert_counts(a, "attached", 1, 1);
-    g_assert_cmpstr(str_of(a, "chardev"), ==, "char-vu0");
-    g_assert_cmpstr(str_of(a, "bus"), ==, "rp1");
-    g_assert_cmpint(int_of(a, "pci-slot"), ==, 0);
+    g_assert_cmpstr(test_json_str(a, "chardev"), ==, "char-vu0");
+    g_assert_cmpstr(test_json_str(a, "bus"), ==, "rp1");
+    g_assert_cmpint(test_json_int(a, "pci-slot"), ==, 0);
     g_autofree char *path1 = pci_path_behind(fx.c, "rp1");
-    g_assert_cmpstr(str_of(a, "pci-path"), ==, path1);
+    g_assert_cmpstr(test_json_str(a, "pci-path"), ==, path1);
     g_assert_true(has_chardev(fx.c, "char-vu0"));
     g_autofree char *chardev = qom_str(fx.c, "vu0", "chardev");
     g_assert_cmpstr(chardev, ==, "char-vu0");
@@ -1417,7 +1336,7 @@ static void fake_send(int fd, const char *text)
 
 static void fake_answer(FakeQemu *f, int fd, const char *text)
 {
-    g_autoptr(JsonNode) req = parse_json(text);
+    g_autoptr(JsonNode) req = test_json_parse(text);
     JsonObject *o = json_node_get_object(req);
     const char *cmd = json_object_get_string_member(o, "execute");
     JsonObject *args = json_object_has_member(o, "arguments")
@@ -1576,7 +1495,7 @@ static GPtrArray *fake_got(FakeQemu *f, const char *cmd)
     g_mutex_lock(&f->lock);
     for (guint i = 0; i < f->received->len; i++) {
         if (strstr(g_ptr_array_index(f->received, i), needle)) {
-            g_ptr_array_add(found, parse_json(g_ptr_array_index(f->received, i)));
+            g_ptr_array_add(found, test_json_parse(g_ptr_array_index(f->received, i)));
         }
     }
     g_mutex_unlock(&f->lock);
@@ -1592,14 +1511,14 @@ static void test_vfio_pci(void)
     TestClient *c = client_at(p->listen, NULL);
     g_autoptr(JsonNode) n =
         dev_new(c, "vfio-pci", "/sys/bus/pci/devices/0000:01:00.0", ", \"id\": \"gpu\"");
-    g_assert_cmpstr(str_of(n, "driver"), ==, "vfio-pci");
-    g_assert_cmpstr(str_of(n, "kind"), ==, "vfio-pci");
+    g_assert_cmpstr(test_json_str(n, "driver"), ==, "vfio-pci");
+    g_assert_cmpstr(test_json_str(n, "kind"), ==, "vfio-pci");
 
     g_autoptr(JsonNode) a = dev(c, "device-attach", "gpu");
     assert_counts(a, "attached", 1, 1);
-    g_assert_cmpstr(str_of(a, "bus"), ==, "rp1");
-    g_assert_cmpint(int_of(a, "pci-slot"), ==, 0);
-    g_assert_cmpstr(str_of(a, "pci-path"), ==, "02/00");
+    g_assert_cmpstr(test_json_str(a, "bus"), ==, "rp1");
+    g_assert_cmpint(test_json_int(a, "pci-slot"), ==, 0);
+    g_assert_cmpstr(test_json_str(a, "pci-path"), ==, "02/00");
     /* the device_add the proxy sent: the host address from the path */
     g_autoptr(GPtrArray) adds = fake_got(fake, "device_add");
     g_assert_cmpuint(adds->len, ==, 1);
@@ -1689,7 +1608,7 @@ static void test_client_gone(void)
     g_autofree char *e = dev_fails(c, "device-detach", "gpu");
     g_assert_nonnull(strstr(e, "did not release"));
     g_autoptr(JsonNode) q2 = dev(c, "query-device", "gpu");
-    g_assert_cmpstr(str_of(q2, "state"), ==, "unplugging");
+    g_assert_cmpstr(test_json_str(q2, "state"), ==, "unplugging");
     g_autoptr(GPtrArray) dels = fake_got(fake, "device_del");
     g_assert_cmpuint(dels->len, ==, 1);
 

@@ -5,7 +5,7 @@
  * systemd socket activation. Against a real QEMU without a guest (so SCSI
  * unplugs complete by themselves); every claim is read back from QEMU
  * (qom-list, qom-get, query-named-block-nodes) or from the file. */
-#include "harness.h"
+#include "qmp-json.h"
 
 #include <json-glib/json-glib.h>
 
@@ -42,114 +42,44 @@ static void skip(const char *reason)
     g_test_skip(reason);
 }
 
-/* ---- QMP with json-glib (as in test-manager.c) ---- */
-
-static JsonNode *parse_json(const char *text)
-{
-    g_autoptr(JsonParser) parser = json_parser_new();
-    g_autoptr(GError) error = NULL;
-
-    if (!json_parser_load_from_data(parser, text, -1, &error)) {
-        g_error("not JSON (%s): %s", error->message, text);
-    }
-    return json_node_copy(json_parser_get_root(parser));
-}
-
-static JsonNode *reply_of(const char *cmd, const char *text, gboolean want_ok)
-{
-    g_autoptr(JsonNode) reply = parse_json(text);
-    JsonObject *o = json_node_get_object(reply);
-
-    if (want_ok && json_object_has_member(o, "return")) {
-        return json_node_copy(json_object_get_member(o, "return"));
-    }
-    if (!want_ok && json_object_has_member(o, "error")) {
-        JsonObject *e = json_object_get_object_member(o, "error");
-        g_autofree char *s = g_strdup_printf("%s: %s", json_object_get_string_member(e, "class"),
-                                             json_object_get_string_member(e, "desc"));
-        return json_node_init_string(json_node_alloc(), s);
-    }
-    g_error("%s\n  -> %s\n  (expected %s)", cmd, text, want_ok ? "success" : "an error");
-}
-
-/* The return value of the command made from @fmt. */
-static JsonNode *ok(TestClient *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static JsonNode *ok(TestClient *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_autofree char *text = test_client_cmd(c, cmd);
-    return reply_of(cmd, text, TRUE);
-}
-
-/* The error the command made from @fmt gets, as "Class: desc". */
-static char *fails(TestClient *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static char *fails(TestClient *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_autofree char *text = test_client_cmd(c, cmd);
-    g_autoptr(JsonNode) e = reply_of(cmd, text, FALSE);
-    return g_strdup(json_node_get_string(e));
-}
-
-static gboolean has(JsonNode *n, const char *member)
-{
-    return json_object_has_member(json_node_get_object(n), member);
-}
-
-static const char *str_of(JsonNode *n, const char *member)
-{
-    return has(n, member) ? json_object_get_string_member(json_node_get_object(n), member) : NULL;
-}
-
-/* An integer member, -1 when absent. */
-static gint64 int_of(JsonNode *n, const char *member)
-{
-    return has(n, member) ? json_object_get_int_member(json_node_get_object(n), member) : -1;
-}
-
 /* ---- the device manager's commands ---- */
 
 static JsonNode *dev_new(TestClient *c, const char *path, const char *id)
 {
-    return ok(c,
-              "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": \"virtio-scsi\", "
-              "\"path\": \"%s\", \"id\": \"%s\"}}",
-              path, id);
+    return test_qmp_ok(c,
+                       "{\"execute\": \"" DM
+                       "device-new\", \"arguments\": {\"driver\": \"virtio-scsi\", "
+                       "\"path\": \"%s\", \"id\": \"%s\"}}",
+                       path, id);
 }
 
 static char *dev_new_fails(TestClient *c, const char *path, const char *id)
 {
-    return fails(c,
-                 "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": \"virtio-scsi\", "
-                 "\"path\": \"%s\", \"id\": \"%s\"}}",
-                 path, id);
+    return test_qmp_fails(c,
+                          "{\"execute\": \"" DM
+                          "device-new\", \"arguments\": {\"driver\": \"virtio-scsi\", "
+                          "\"path\": \"%s\", \"id\": \"%s\"}}",
+                          path, id);
 }
 
 /* @op (device-attach, query-device, ...) on device @id. */
 static JsonNode *dev(TestClient *c, const char *op, const char *id)
 {
-    return ok(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
+    return test_qmp_ok(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
 }
 
 static char *dev_fails(TestClient *c, const char *op, const char *id)
 {
-    return fails(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
+    return test_qmp_fails(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op,
+                          id);
 }
 
 static void assert_counts(JsonNode *info, const char *state, gint64 attach_count,
                           gint64 reference_count)
 {
-    g_assert_cmpstr(str_of(info, "state"), ==, state);
-    g_assert_cmpint(int_of(info, "attach-count"), ==, attach_count);
-    g_assert_cmpint(int_of(info, "reference-count"), ==, reference_count);
+    g_assert_cmpstr(test_json_str(info, "state"), ==, state);
+    g_assert_cmpint(test_json_int(info, "attach-count"), ==, attach_count);
+    g_assert_cmpint(test_json_int(info, "reference-count"), ==, reference_count);
 }
 
 /* Address fields exist only while QEMU has the device. */
@@ -160,7 +90,7 @@ static void assert_no_address(JsonNode *info)
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
-        if (has(info, fields[i])) {
+        if (test_json_has(info, fields[i])) {
             g_error("%s of a detached device: %s", fields[i], json_to_string(info, FALSE));
         }
     }
@@ -169,7 +99,7 @@ static void assert_no_address(JsonNode *info)
 /* The devices made with device-new (those with a "kind"), by id. */
 static GHashTable *managed_devices(TestClient *c)
 {
-    g_autoptr(JsonNode) all = ok(c, "{\"execute\": \"" DM "query-devices\"}");
+    g_autoptr(JsonNode) all = test_qmp_ok(c, "{\"execute\": \"" DM "query-devices\"}");
     GHashTable *by_id =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_node_unref);
     JsonArray *list = json_node_get_array(all);
@@ -177,9 +107,9 @@ static GHashTable *managed_devices(TestClient *c)
     for (guint i = 0; i < json_array_get_length(list); i++) {
         JsonNode *info = json_array_get_element(list, i);
 
-        if (has(info, "kind")) {
-            g_assert_true(
-                g_hash_table_insert(by_id, g_strdup(str_of(info, "id")), json_node_copy(info)));
+        if (test_json_has(info, "kind")) {
+            g_assert_true(g_hash_table_insert(by_id, g_strdup(test_json_str(info, "id")),
+                                              json_node_copy(info)));
         }
     }
     return by_id;
@@ -188,13 +118,13 @@ static GHashTable *managed_devices(TestClient *c)
 /* The entry query-devices has for @id, or NULL. */
 static JsonNode *listed_device(TestClient *c, const char *id)
 {
-    g_autoptr(JsonNode) all = ok(c, "{\"execute\": \"" DM "query-devices\"}");
+    g_autoptr(JsonNode) all = test_qmp_ok(c, "{\"execute\": \"" DM "query-devices\"}");
     JsonArray *list = json_node_get_array(all);
 
     for (guint i = 0; i < json_array_get_length(list); i++) {
         JsonNode *info = json_array_get_element(list, i);
 
-        if (g_strcmp0(str_of(info, "id"), id) == 0) {
+        if (g_strcmp0(test_json_str(info, "id"), id) == 0) {
             return json_node_copy(info);
         }
     }
@@ -206,8 +136,9 @@ static JsonNode *listed_device(TestClient *c, const char *id)
 /* The devices under /machine/peripheral, as a set of ids. */
 static GHashTable *qemu_devices(TestClient *c)
 {
-    g_autoptr(JsonNode) list = ok(c, "{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
-                                     "\"/machine/peripheral\"}}");
+    g_autoptr(JsonNode) list =
+        test_qmp_ok(c, "{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
+                       "\"/machine/peripheral\"}}");
     GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     JsonArray *a = json_node_get_array(list);
 
@@ -230,12 +161,12 @@ static gboolean has_device(TestClient *c, const char *id)
 
 static GHashTable *qemu_nodes(TestClient *c)
 {
-    g_autoptr(JsonNode) list = ok(c, "{\"execute\": \"query-named-block-nodes\"}");
+    g_autoptr(JsonNode) list = test_qmp_ok(c, "{\"execute\": \"query-named-block-nodes\"}");
     GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     JsonArray *a = json_node_get_array(list);
 
     for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_hash_table_add(set, g_strdup(str_of(json_array_get_element(a, i), "node-name")));
+        g_hash_table_add(set, g_strdup(test_json_str(json_array_get_element(a, i), "node-name")));
     }
     return set;
 }
@@ -249,10 +180,11 @@ static gboolean has_node(TestClient *c, const char *name)
 
 static JsonNode *qom_get(TestClient *c, const char *id, const char *property)
 {
-    return ok(c,
-              "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
-              "\"property\": \"%s\"}}",
-              id, property);
+    return test_qmp_ok(
+        c,
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
+        "\"property\": \"%s\"}}",
+        id, property);
 }
 
 static gint64 qom_int(TestClient *c, const char *id, const char *property)
@@ -272,15 +204,15 @@ static char *qom_str(TestClient *c, const char *id, const char *property)
 /* The SCSI address in @info is the one QEMU has; the node is there. */
 static void assert_scsi_in_qemu(TestClient *c, JsonNode *info)
 {
-    const char *id = str_of(info, "id");
+    const char *id = test_json_str(info, "id");
     g_autofree char *node = g_strconcat("drive-", id, NULL);
 
-    g_assert_cmpstr(str_of(info, "state"), ==, "attached");
-    g_assert_cmpstr(str_of(info, "node-name"), ==, node);
-    g_assert_cmpint(int_of(info, "scsi-id"), ==, int_of(info, "index") / 256);
-    g_assert_cmpint(int_of(info, "lun"), ==, int_of(info, "index") % 256);
-    g_assert_cmpint(qom_int(c, id, "scsi-id"), ==, int_of(info, "scsi-id"));
-    g_assert_cmpint(qom_int(c, id, "lun"), ==, int_of(info, "lun"));
+    g_assert_cmpstr(test_json_str(info, "state"), ==, "attached");
+    g_assert_cmpstr(test_json_str(info, "node-name"), ==, node);
+    g_assert_cmpint(test_json_int(info, "scsi-id"), ==, test_json_int(info, "index") / 256);
+    g_assert_cmpint(test_json_int(info, "lun"), ==, test_json_int(info, "index") % 256);
+    g_assert_cmpint(qom_int(c, id, "scsi-id"), ==, test_json_int(info, "scsi-id"));
+    g_assert_cmpint(qom_int(c, id, "lun"), ==, test_json_int(info, "lun"));
     g_autofree char *drive = qom_str(c, id, "drive");
     g_assert_cmpstr(drive, ==, node);
     g_assert_true(has_node(c, node));
@@ -361,18 +293,6 @@ static void st_stop(St *st)
     g_free(st->state);
 }
 
-/* A 1 MiB raw image (sparse) in @dir. */
-static char *make_image(const char *dir, const char *name)
-{
-    char *path = g_build_filename(dir, name, NULL);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, 1 << 20), ==, 0);
-    close(fd);
-    return path;
-}
-
 static char *read_file(const char *path)
 {
     g_autoptr(GError) error = NULL;
@@ -395,9 +315,9 @@ static void write_file(const char *path, const char *text, gssize len)
 static JsonNode *load_state(const char *path)
 {
     g_autofree char *text = read_file(path);
-    JsonNode *root = parse_json(text);
+    JsonNode *root = test_json_parse(text);
 
-    g_assert_cmpint(int_of(root, "version"), ==, 1);
+    g_assert_cmpint(test_json_int(root, "version"), ==, 1);
     g_assert_true(
         JSON_NODE_HOLDS_ARRAY(json_object_get_member(json_node_get_object(root), "devices")));
     return root;
@@ -419,23 +339,24 @@ static char *file_differs(TestClient *c, const char *path)
     }
     for (guint i = 0; i < json_array_get_length(recs); i++) {
         JsonNode *rec = json_array_get_element(recs, i);
-        JsonNode *info = g_hash_table_lookup(managed, str_of(rec, "id"));
+        JsonNode *info = g_hash_table_lookup(managed, test_json_str(rec, "id"));
 
         if (!info) {
-            return g_strdup_printf("the file has %s, the proxy does not", str_of(rec, "id"));
+            return g_strdup_printf("the file has %s, the proxy does not", test_json_str(rec, "id"));
         }
         for (guint k = 0; k < G_N_ELEMENTS(strs); k++) {
-            if (g_strcmp0(str_of(rec, strs[k]), str_of(info, strs[k])) != 0) {
+            if (g_strcmp0(test_json_str(rec, strs[k]), test_json_str(info, strs[k])) != 0) {
                 return g_strdup_printf("%s: %s is %s in the file, %s in the proxy",
-                                       str_of(rec, "id"), strs[k], str_of(rec, strs[k]),
-                                       str_of(info, strs[k]));
+                                       test_json_str(rec, "id"), strs[k],
+                                       test_json_str(rec, strs[k]), test_json_str(info, strs[k]));
             }
         }
         for (guint k = 0; k < G_N_ELEMENTS(ints); k++) {
-            if (int_of(rec, ints[k]) != int_of(info, ints[k])) {
-                return g_strdup_printf(
-                    "%s: %s is %" G_GINT64_FORMAT " in the file, %" G_GINT64_FORMAT " in the proxy",
-                    str_of(rec, "id"), ints[k], int_of(rec, ints[k]), int_of(info, ints[k]));
+            if (test_json_int(rec, ints[k]) != test_json_int(info, ints[k])) {
+                return g_strdup_printf("%s: %s is %" G_GINT64_FORMAT
+                                       " in the file, %" G_GINT64_FORMAT " in the proxy",
+                                       test_json_str(rec, "id"), ints[k],
+                                       test_json_int(rec, ints[k]), test_json_int(info, ints[k]));
             }
         }
     }
@@ -497,16 +418,17 @@ static void test_restart_keeps_table(void)
     st_start(&st, NULL);
     for (guint i = 0; i < G_N_ELEMENTS(ids); i++) {
         g_autofree char *name = g_strdup_printf("%s.img", ids[i]);
-        g_autofree char *img = make_image(st.dir, name);
-        g_autoptr(JsonNode) n = i == 3 ? ok(st.c,
-                                            "{\"execute\": \"" DM "device-new\", \"arguments\": "
-                                            "{\"driver\": \"virtio-scsi\", \"path\": \"%s\", "
-                                            "\"id\": \"%s\", \"read-only\": true}}",
-                                            img, ids[i])
-                                       : dev_new(st.c, img, ids[i]);
+        g_autofree char *img = test_make_image(st.dir, name);
+        g_autoptr(JsonNode) n =
+            i == 3 ? test_qmp_ok(st.c,
+                                 "{\"execute\": \"" DM "device-new\", \"arguments\": "
+                                 "{\"driver\": \"virtio-scsi\", \"path\": \"%s\", "
+                                 "\"id\": \"%s\", \"read-only\": true}}",
+                                 img, ids[i])
+                   : dev_new(st.c, img, ids[i]);
         if (i < 4) {
             g_autoptr(JsonNode) a = dev(st.c, "device-attach", ids[i]);
-            g_assert_cmpint(int_of(a, "index"), ==, i);
+            g_assert_cmpint(test_json_int(a, "index"), ==, i);
         }
     }
     /* counts that are not 0 or 1, a device never attached, a hole at 2 */
@@ -541,7 +463,7 @@ static void test_restart_keeps_table(void)
                 g_error("%s was %s, is %s", (char *)id, json_to_string(info, FALSE),
                         now ? json_to_string(now, FALSE) : "gone");
             }
-            if (g_strcmp0(str_of(now, "state"), "attached") == 0) {
+            if (g_strcmp0(test_json_str(now, "state"), "attached") == 0) {
                 assert_scsi_in_qemu(st.c, now);
             } else {
                 assert_no_address(now);
@@ -551,15 +473,15 @@ static void test_restart_keeps_table(void)
     }
 
     /* the addresses QEMU has are taken: the next attach gets the hole */
-    g_autofree char *img5 = make_image(st.dir, "r5.img");
-    g_autofree char *img6 = make_image(st.dir, "r6.img");
+    g_autofree char *img5 = test_make_image(st.dir, "r5.img");
+    g_autofree char *img6 = test_make_image(st.dir, "r6.img");
     g_autoptr(JsonNode) n5 = dev_new(st.c, img5, "r5");
     g_autoptr(JsonNode) a5 = dev(st.c, "device-attach", "r5");
-    g_assert_cmpint(int_of(a5, "index"), ==, 2);
+    g_assert_cmpint(test_json_int(a5, "index"), ==, 2);
     assert_scsi_in_qemu(st.c, a5);
     g_autoptr(JsonNode) n6 = dev_new(st.c, img6, "r6");
     g_autoptr(JsonNode) a6 = dev(st.c, "device-attach", "r6");
-    g_assert_cmpint(int_of(a6, "index"), ==, 4);
+    g_assert_cmpint(test_json_int(a6, "index"), ==, 4);
     assert_scsi_in_qemu(st.c, a6);
     /* and the restored counts work as counts */
     g_autoptr(JsonNode) d1 = dev(st.c, "device-detach", "r1");
@@ -568,7 +490,7 @@ static void test_restart_keeps_table(void)
     assert_counts(d1b, "detached", 0, 1);
     assert_gone_from_qemu(st.c, "r1");
     g_autoptr(JsonNode) rm4 = dev(st.c, "device-remove", "r4");
-    g_assert_cmpint(int_of(rm4, "reference-count"), ==, 1);
+    g_assert_cmpint(test_json_int(rm4, "reference-count"), ==, 1);
     assert_file_matches(st.c, st.state);
     st_stop(&st);
 }
@@ -583,7 +505,7 @@ static void test_stop_after_answer(void)
     for (int round = 0; round < 5; round++) {
         g_autofree char *id = g_strdup_printf("t%d", round);
         g_autofree char *name = g_strdup_printf("t%d.img", round);
-        g_autofree char *img = make_image(st.dir, name);
+        g_autofree char *img = test_make_image(st.dir, name);
         g_autoptr(JsonNode) n = dev_new(st.c, img, id);
         g_autoptr(JsonNode) a = dev(st.c, "device-attach", id);
 
@@ -595,12 +517,12 @@ static void test_stop_after_answer(void)
         JsonNode *rec = NULL;
 
         for (guint i = 0; i < json_array_get_length(recs); i++) {
-            if (g_strcmp0(str_of(json_array_get_element(recs, i), "id"), id) == 0) {
+            if (g_strcmp0(test_json_str(json_array_get_element(recs, i), "id"), id) == 0) {
                 rec = json_array_get_element(recs, i);
             }
         }
-        if (temps->len || !rec || g_strcmp0(str_of(rec, "state"), "attached") != 0 ||
-            int_of(rec, "attach-count") != 1) {
+        if (temps->len || !rec || g_strcmp0(test_json_str(rec, "state"), "attached") != 0 ||
+            test_json_int(rec, "attach-count") != 1) {
             g_error("round %d: after %s was attached and the proxy stopped: %u temporary "
                     "file(s) left (%s), the file says:\n%s",
                     round, id, temps->len,
@@ -725,8 +647,9 @@ static gboolean state_is(JsonNode *info, Model m)
     if (!info) {
         return !m.exists;
     }
-    return m.exists && int_of(info, "attach-count") == m.attach &&
-           int_of(info, "reference-count") == m.refs && g_strcmp0(str_of(info, "state"), want) == 0;
+    return m.exists && test_json_int(info, "attach-count") == m.attach &&
+           test_json_int(info, "reference-count") == m.refs &&
+           g_strcmp0(test_json_str(info, "state"), want) == 0;
 }
 
 /* Waits until no managed device is half-way (a resumed unplug completes on
@@ -741,7 +664,7 @@ static GHashTable *settled_devices(TestClient *c)
 
         g_hash_table_iter_init(&iter, managed);
         while (g_hash_table_iter_next(&iter, &id, &info)) {
-            const char *state = str_of(info, "state");
+            const char *state = test_json_str(info, "state");
 
             if (g_strcmp0(state, "attached") != 0 && g_strcmp0(state, "detached") != 0) {
                 busy = id;
@@ -752,7 +675,7 @@ static GHashTable *settled_devices(TestClient *c)
         }
         if (tries == 1000) {
             g_error("device %s stays %s", (char *)busy,
-                    str_of(g_hash_table_lookup(managed, busy), "state"));
+                    test_json_str(g_hash_table_lookup(managed, busy), "state"));
         }
         g_hash_table_unref(managed);
         g_usleep(20000);
@@ -773,37 +696,37 @@ static gint64 check_consistent(TestClient *c, GHashTable *managed, GString *fail
 
     g_hash_table_iter_init(&iter, managed);
     while (g_hash_table_iter_next(&iter, &id, &info)) {
-        gboolean is_attached = g_strcmp0(str_of(info, "state"), "attached") == 0;
+        gboolean is_attached = g_strcmp0(test_json_str(info, "state"), "attached") == 0;
         gboolean in_qemu = g_hash_table_contains(devices, id);
         g_autofree char *node = g_strconcat("drive-", (char *)id, NULL);
 
         /* (a) attached exactly when QEMU has it, at the address QEMU has */
         if (is_attached != in_qemu) {
             g_string_append_printf(fail, "%s is %s but QEMU %s it\n", (char *)id,
-                                   str_of(info, "state"), in_qemu ? "has" : "does not have");
+                                   test_json_str(info, "state"), in_qemu ? "has" : "does not have");
             continue;
         }
         if (!is_attached) {
-            if (has(info, "index") || has(info, "scsi-id")) {
+            if (test_json_has(info, "index") || test_json_has(info, "scsi-id")) {
                 g_string_append_printf(fail, "%s is detached with an address\n", (char *)id);
             }
-            if (int_of(info, "attach-count") != 0) {
+            if (test_json_int(info, "attach-count") != 0) {
                 g_string_append_printf(fail,
                                        "%s is detached with attach-count %" G_GINT64_FORMAT "\n",
-                                       (char *)id, int_of(info, "attach-count"));
+                                       (char *)id, test_json_int(info, "attach-count"));
             }
             continue;
         }
         attached++;
         gint64 sid = qom_int(c, id, "scsi-id"), lun = qom_int(c, id, "lun");
-        if (sid != int_of(info, "scsi-id") || lun != int_of(info, "lun") ||
-            int_of(info, "index") != sid * 256 + lun) {
+        if (sid != test_json_int(info, "scsi-id") || lun != test_json_int(info, "lun") ||
+            test_json_int(info, "index") != sid * 256 + lun) {
             g_string_append_printf(fail,
                                    "%s: QEMU has scsi-id %" G_GINT64_FORMAT " lun %" G_GINT64_FORMAT
                                    ", the proxy says %s\n",
                                    (char *)id, sid, lun, json_to_string(info, FALSE));
         }
-        if (int_of(info, "attach-count") < 1) {
+        if (test_json_int(info, "attach-count") < 1) {
             g_string_append_printf(fail, "%s is attached with attach-count 0\n", (char *)id);
         }
         if (!g_hash_table_contains(nodes, node)) {
@@ -826,7 +749,7 @@ static gint64 check_consistent(TestClient *c, GHashTable *managed, GString *fail
                               ? g_hash_table_lookup(managed, (char *)id + strlen("drive-"))
                               : NULL;
 
-        if (!owner || g_strcmp0(str_of(owner, "state"), "attached") != 0) {
+        if (!owner || g_strcmp0(test_json_str(owner, "state"), "attached") != 0) {
             g_string_append_printf(fail, "QEMU has node %s, and no attached device uses it\n",
                                    (char *)id);
         }
@@ -855,7 +778,7 @@ static void storm_clean(TestClient *c, GHashTable *managed)
 
     g_hash_table_iter_init(&iter, managed);
     while (g_hash_table_iter_next(&iter, &id, &info)) {
-        for (gint64 n = 0; n < int_of(info, "attach-count"); n++) {
+        for (gint64 n = 0; n < test_json_int(info, "attach-count"); n++) {
             g_autofree char *cmd = g_strdup_printf(
                 "{\"execute\": \"" DM "device-detach\", \"arguments\": {\"id\": \"%s\"}}",
                 (char *)id);
@@ -865,14 +788,14 @@ static void storm_clean(TestClient *c, GHashTable *managed)
         g_autofree char *rm = g_strdup_printf(
             "{\"execute\": \"" DM "device-remove\", \"arguments\": {\"id\": \"%s\"}}", (char *)id);
         /* at reference count 0 one remove is enough */
-        for (gint64 n = 0; n < MAX(1, int_of(info, "reference-count")); n++) {
+        for (gint64 n = 0; n < MAX(1, test_json_int(info, "reference-count")); n++) {
             test_client_send(c, rm);
             sent++;
         }
     }
     for (guint n = 0; n < sent; n++) {
         g_autofree char *r = test_client_recv_reply(c, NULL);
-        g_autoptr(JsonNode) ret = reply_of("clean-up", r, TRUE);
+        g_autoptr(JsonNode) ret = test_qmp_reply("clean-up", r, TRUE);
     }
     g_autoptr(GHashTable) left = managed_devices(c);
     g_assert_cmpuint(g_hash_table_size(left), ==, 0);
@@ -900,7 +823,7 @@ static void test_kill_storm(void)
                 g_autofree char *name = g_strdup_printf("s%dk%d%c.img", round, k, 'a' + x);
 
                 sc[k].dev[x].id = g_strdup_printf("s%dk%d%c", round, k, 'a' + x);
-                sc[k].dev[x].img = make_image(st.dir, name);
+                sc[k].dev[x].img = test_make_image(st.dir, name);
                 sc[k].dev[x].ops = g_array_new(FALSE, FALSE, sizeof(OpKind));
                 sc[k].dev[x].acked = 0;
             }
@@ -938,8 +861,8 @@ static void test_kill_storm(void)
                 if (!*lines[i] || strstr(lines[i], "\"event\": ")) {
                     continue;
                 }
-                g_autoptr(JsonNode) reply = parse_json(lines[i]);
-                if (!has(reply, "return") || int_of(reply, "id") != n) {
+                g_autoptr(JsonNode) reply = test_json_parse(lines[i]);
+                if (!test_json_has(reply, "return") || test_json_int(reply, "id") != n) {
                     g_error("round %d client %d: command %u (%s) -> %s", round, k, n,
                             op_names[g_array_index(sc[k].kinds, OpKind, n)], lines[i]);
                 }
@@ -1006,11 +929,11 @@ static void test_kill_storm(void)
 
         /* (d) the next attach gets the lowest address QEMU leaves free */
         g_autofree char *probe_name = g_strdup_printf("probe%d.img", round);
-        g_autofree char *probe_img = make_image(st.dir, probe_name);
+        g_autofree char *probe_img = test_make_image(st.dir, probe_name);
         g_autofree char *probe = g_strdup_printf("probe%d", round);
         g_autoptr(JsonNode) pn = dev_new(st.c, probe_img, probe);
         g_autoptr(JsonNode) pa = dev(st.c, "device-attach", probe);
-        g_assert_cmpint(int_of(pa, "index"), ==, lowest);
+        g_assert_cmpint(test_json_int(pa, "index"), ==, lowest);
         assert_scsi_in_qemu(st.c, pa);
 
         /* a clean slate for the next round */
@@ -1047,11 +970,11 @@ static void test_kill_mid_unplug(void)
     guint hit = 0;
 
     st_start(&st, NULL);
-    g_autofree char *img = make_image(st.dir, "u.img");
+    g_autofree char *img = test_make_image(st.dir, "u.img");
     g_autoptr(JsonNode) n = dev_new(st.c, img, "u");
     for (int round = 0; round < 5; round++) {
         g_autoptr(JsonNode) a = dev(st.c, "device-attach", "u");
-        g_assert_cmpint(int_of(a, "index"), ==, 0);
+        g_assert_cmpint(test_json_int(a, "index"), ==, 0);
         TestClient *watch = client_new(&st);
         test_client_send(st.c, "{\"execute\": \"" DM "device-detach\", \"arguments\": "
                                "{\"id\": \"u\"}}");
@@ -1100,8 +1023,8 @@ static void test_new_behind_remove(void)
     St st;
 
     st_start(&st, NULL);
-    g_autofree char *img = make_image(st.dir, "nb.img");
-    g_autofree char *img2 = make_image(st.dir, "nb2.img");
+    g_autofree char *img = test_make_image(st.dir, "nb.img");
+    g_autofree char *img2 = test_make_image(st.dir, "nb2.img");
     /* the same path again, then the same id for another path */
     const char *const second[] = { img, img2 };
     for (guint i = 0; i < G_N_ELEMENTS(second); i++) {
@@ -1117,15 +1040,15 @@ static void test_new_behind_remove(void)
         test_client_send(st.c, cmds);
         for (int k = 1; k <= 3; k++) {
             g_autofree char *r = test_client_recv_reply(st.c, NULL);
-            g_autoptr(JsonNode) reply = parse_json(r);
+            g_autoptr(JsonNode) reply = test_json_parse(r);
 
-            if (!has(reply, "return") || int_of(reply, "id") != k) {
+            if (!test_json_has(reply, "return") || test_json_int(reply, "id") != k) {
                 g_error("%s, command %d: %s", id, k, r);
             }
         }
         g_autoptr(JsonNode) q = dev(st.c, "query-device", id);
         assert_counts(q, "detached", 0, 1);
-        g_assert_cmpstr(str_of(q, "path"), ==, second[i]);
+        g_assert_cmpstr(test_json_str(q, "path"), ==, second[i]);
         g_autoptr(JsonNode) rm = dev(st.c, "device-remove", id);
     }
     st_stop(&st);
@@ -1145,10 +1068,10 @@ static void test_bad_files(void)
 
     /* a valid table with an attached device, to cut in half */
     st_start(&st, NULL);
-    g_autofree char *img = make_image(st.dir, "keep.img");
+    g_autofree char *img = test_make_image(st.dir, "keep.img");
     g_autoptr(JsonNode) n = dev_new(st.c, img, "keep");
     g_autoptr(JsonNode) a = dev(st.c, "device-attach", "keep");
-    g_assert_cmpint(int_of(a, "index"), ==, 0);
+    g_assert_cmpint(test_json_int(a, "index"), ==, 0);
     st_proxy_stop(&st);
     g_autofree char *valid = read_file(st.state);
     gsize valid_len = strlen(valid);
@@ -1237,7 +1160,7 @@ static void test_bad_files(void)
     st_proxy_start(&st);
     g_autoptr(JsonNode) x = dev(st.c, "query-device", "x");
     assert_counts(x, "detached", 0, 1);
-    g_assert_cmpstr(str_of(x, "path"), ==, "/p");
+    g_assert_cmpstr(test_json_str(x, "path"), ==, "/p");
     /* the device QEMU has, unknown to this table, keeps its address */
     g_assert_true(has_device(st.c, "keep"));
     st_proxy_stop(&st);
@@ -1262,17 +1185,17 @@ static void test_bad_files(void)
     /* "keep" is QEMU's, as learnt: listed without a kind, at its address */
     g_autoptr(JsonNode) k = listed_device(st.c, "keep");
     g_assert_nonnull(k);
-    g_assert_false(has(k, "kind"));
-    g_assert_cmpint(int_of(k, "index"), ==, 0);
+    g_assert_false(test_json_has(k, "kind"));
+    g_assert_cmpint(test_json_int(k, "index"), ==, 0);
     if (g_file_test(st.state, G_FILE_TEST_EXISTS)) {
         g_autoptr(JsonNode) early = load_state(st.state);
     }
-    g_autofree char *img2 = make_image(st.dir, "fresh.img");
+    g_autofree char *img2 = test_make_image(st.dir, "fresh.img");
     g_autoptr(JsonNode) n2 = dev_new(st.c, img2, "fresh");
     g_autoptr(JsonNode) root = load_state(st.state);
     assert_file_matches(st.c, st.state);
     g_autoptr(JsonNode) a2 = dev(st.c, "device-attach", "fresh");
-    g_assert_cmpint(int_of(a2, "index"), ==, 1);
+    g_assert_cmpint(test_json_int(a2, "index"), ==, 1);
     assert_scsi_in_qemu(st.c, a2);
     assert_file_matches(st.c, st.state);
     /* a good file is not moved aside */
@@ -1379,9 +1302,9 @@ static void test_full_disk(void)
         return;
     }
     st_start(&st, state);
-    g_autofree char *img = make_image(st.dir, "keep.img");
-    g_autofree char *img2 = make_image(st.dir, "extra.img");
-    g_autofree char *img3 = make_image(st.dir, "extra2.img");
+    g_autofree char *img = test_make_image(st.dir, "keep.img");
+    g_autofree char *img2 = test_make_image(st.dir, "extra.img");
+    g_autofree char *img3 = test_make_image(st.dir, "extra2.img");
     g_autoptr(JsonNode) n = dev_new(st.c, img, "keep");
     assert_file_matches(st.c, state);
     g_autofree char *saved = read_file(state);
@@ -1408,8 +1331,8 @@ static void test_full_disk(void)
     test_client_send(st.c, pipelined);
     g_autofree char *r1 = test_client_recv_reply(st.c, NULL);
     g_autofree char *r2 = test_client_recv_reply(st.c, NULL);
-    g_autoptr(JsonNode) e2a = reply_of("device-new extra2", r1, FALSE);
-    g_autoptr(JsonNode) e2b = reply_of("device-attach extra2", r2, FALSE);
+    g_autoptr(JsonNode) e2a = test_qmp_reply("device-new extra2", r1, FALSE);
+    g_autoptr(JsonNode) e2b = test_qmp_reply("device-attach extra2", r2, FALSE);
     g_assert_nonnull(strstr(json_node_get_string(e2a), "cannot save the device table"));
     g_assert_cmpstr(json_node_get_string(e2b), ==, "DeviceNotFound: Device 'extra2' not found");
     assert_gone_from_qemu(st.c, "extra2");
@@ -1436,7 +1359,7 @@ static void test_full_disk(void)
     assert_counts(n2, "detached", 0, 1);
     g_autoptr(JsonNode) a = dev(st.c, "device-attach", "keep");
     assert_counts(a, "attached", 1, 1);
-    g_assert_cmpint(int_of(a, "index"), ==, 0);
+    g_assert_cmpint(test_json_int(a, "index"), ==, 0);
     assert_scsi_in_qemu(st.c, a);
     assert_file_matches(st.c, state);
     g_autofree char *saved2 = read_file(state);
@@ -1517,7 +1440,7 @@ static void test_socket_activation(void)
     g_autofree char *sock = g_build_filename(qemu->dir, "activated.sock", NULL);
     g_autofree char *log = g_build_filename(qemu->dir, "activated.log", NULL);
     g_autofree char *state = g_build_filename(qemu->dir, "state.json", NULL);
-    g_autofree char *img = make_image(qemu->dir, "act.img");
+    g_autofree char *img = test_make_image(qemu->dir, "act.img");
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -1585,7 +1508,7 @@ static void test_socket_activation_refusals(void)
     g_autoptr(TestQemu) qemu = test_qemu_start(scsi_args);
     g_autofree char *sock = g_build_filename(qemu->dir, "activated.sock", NULL);
     g_autofree char *state = g_build_filename(qemu->dir, "state.json", NULL);
-    g_autofree char *plain = make_image(qemu->dir, "plain.file");
+    g_autofree char *plain = test_make_image(qemu->dir, "plain.file");
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int file_fd = open(plain, O_RDONLY | O_CLOEXEC);
@@ -1674,7 +1597,7 @@ static void test_drive_names_survive(void)
     st_proxy_start(&st);
     for (int round = 0; round < 2; round++) {
         g_autofree char *name = g_strdup_printf("v%d.img", round);
-        g_autofree char *img = make_image(st.dir, name);
+        g_autofree char *img = test_make_image(st.dir, name);
         g_autofree char *id = g_strdup_printf("v%d", round);
         g_autofree char *new_cmd = g_strdup_printf(
             "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": \"virtio-blk\", "
@@ -1685,7 +1608,7 @@ static void test_drive_names_survive(void)
         g_autofree char *want = g_strdup_printf("vd%c", 'a' + round);
 
         g_assert_nonnull(strstr(made, "\"return\""));
-        g_assert_cmpstr(str_of(a, "drive-name"), ==, want);
+        g_assert_cmpstr(test_json_str(a, "drive-name"), ==, want);
         /* at once: nothing else gets a chance to save the table */
         g_free(st_proxy_kill(&st));
         st_proxy_start(&st);
@@ -1694,8 +1617,8 @@ static void test_drive_names_survive(void)
             g_autofree char *kwant = g_strdup_printf("vd%c", 'a' + k);
             g_autoptr(JsonNode) q = dev(st.c, "query-device", kid);
 
-            g_assert_cmpstr(str_of(q, "state"), ==, "attached");
-            g_assert_cmpstr(str_of(q, "drive-name"), ==, kwant);
+            g_assert_cmpstr(test_json_str(q, "state"), ==, "attached");
+            g_assert_cmpstr(test_json_str(q, "drive-name"), ==, kwant);
         }
     }
     st_stop(&st);
