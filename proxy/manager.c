@@ -583,7 +583,7 @@ static void plug_saved(MDevice *d, const GError *error)
     plug_step_done(d);
 }
 
-static void unplug_unsaved(MDevice *d);
+static void unplug(MDevice *d, gboolean record);
 
 /* The QMP sequence and the record are both done. */
 static void plug_step_done(MDevice *d)
@@ -605,7 +605,7 @@ static void plug_step_done(MDevice *d)
         /* QEMU must not keep what the disk does not know of */
         d->rollback_error = g_strdup_printf("%s %s: cannot save the device table: %s", op_name(d),
                                             d->id, save_error->message);
-        unplug_unsaved(d);
+        unplug(d, FALSE);
         return;
     }
     d->state = STATE_ATTACHED;
@@ -838,23 +838,19 @@ static void unplug_saved(MDevice *d, const GError *error)
     manager_send_device_del(d);
 }
 
-/* Undoes a plug whose record could not be saved (no record either). */
-static void unplug_unsaved(MDevice *d)
-{
-    d->state = STATE_UNPLUGGING;
-    d->attach_count = 0;
-    d->deleted = FALSE;
-    wait_unplug(d);
-    manager_send_device_del(d);
-}
-
-static void unplug(MDevice *d)
+/* Unplugs @d: device_del once "unplugging" is on record, or at once when
+ * undoing a plug whose record could not be written (@record FALSE). */
+static void unplug(MDevice *d, gboolean record)
 {
     d->state = STATE_UNPLUGGING;
     d->attach_count = 0;
     d->deleted = FALSE;
     d->busy = TRUE;
-    persist(d, unplug_saved);
+    if (record) {
+        persist(d, unplug_saved);
+    } else {
+        unplug_saved(d, NULL);
+    }
 }
 
 void manager_event(Manager *m, QmpValue *event)
@@ -987,7 +983,7 @@ static void start(MDevice *d, Op *op)
             return;
         }
         if (d->attach_count == 1) {
-            unplug(d);
+            unplug(d, TRUE);
             return;
         }
         d->attach_count--;
