@@ -75,6 +75,8 @@ struct Manager {
     QmpValue *chardevs;      /* query-chardev, while reconciling */
     GPtrArray *savings;      /* saves devices wait for */
     GPtrArray *cleanups;     /* back ends reconciliation removes */
+    gpointer lookup;         /* a device-new looking its host device up */
+    GQueue gated;            /* commands waiting for it */
 };
 
 MDevice *manager_device_new(Manager *m, const char *id, Kind kind, const char *path);

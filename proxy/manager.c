@@ -18,6 +18,7 @@
 #include "framer.h"
 #include "writer.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -73,7 +74,28 @@ typedef struct {
     gpointer slot;
     QmpValue *req_id;
     QmpValue *args; /* a device-new's, to make the device again if it went meanwhile */
+    char *key;      /* a device-new's host device (manager_device_key()) */
 } Op;
+
+/* A command that arrived while a device-new looked its host device up:
+ * it runs after, in order, as if that had been answered at once. */
+typedef struct {
+    ProxyClient *client;
+    gpointer slot;
+    char *command;
+    QmpValue *id;
+    QmpValue *args;
+} Gated;
+
+/* A device-new's look at its host device, off the main loop: stat() of
+ * a path on a hung network mount would stop every client. */
+typedef struct {
+    Manager *m; /* NULL once the manager is gone */
+    Gated request;
+    Kind kind;
+    char *path;
+    char *key; /* the result */
+} Lookup;
 
 /* One command sent to QEMU for a device. */
 typedef struct {
@@ -98,7 +120,21 @@ static void op_free(Op *op)
 {
     qmp_value_unref(op->req_id);
     qmp_value_unref(op->args);
+    g_free(op->key);
     g_free(op);
+}
+
+static void gated_clear(Gated *g)
+{
+    g_free(g->command);
+    qmp_value_unref(g->id);
+    qmp_value_unref(g->args);
+}
+
+static void gated_free(Gated *g)
+{
+    gated_clear(g);
+    g_free(g);
 }
 
 MDevice *manager_device_new(Manager *m, const char *id, Kind kind, const char *path)
@@ -140,6 +176,7 @@ Manager *manager_new(Proxy *proxy)
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)manager_device_free);
     m->savings = g_ptr_array_new_with_free_func(g_free);
     m->cleanups = g_ptr_array_new_with_free_func((GDestroyNotify)manager_cleanup_free);
+    g_queue_init(&m->gated);
     return m;
 }
 
@@ -166,6 +203,10 @@ void manager_free(Manager *m)
         g_hash_table_unref(m->devices);
         g_ptr_array_unref(m->savings);
         g_ptr_array_unref(m->cleanups);
+        g_queue_clear_full(&m->gated, (GDestroyNotify)gated_free);
+        if (m->lookup) {
+            ((Lookup *)m->lookup)->m = NULL; /* freed when its thread reports */
+        }
         g_clear_pointer(&m->drive_names, g_hash_table_unref);
         qmp_value_unref(m->nodes);
         qmp_value_unref(m->chardevs);
@@ -895,23 +936,22 @@ static void counted(MDevice *d, const GError *error)
     run(d);
 }
 
-static void device_new(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req);
+static void device_new_keyed(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req,
+                             const char *key);
 
-/* Whether device-new @args ask for @d: the same host device, as the same
+/* Whether device-new @op asks for @d: the same host device, as the same
  * kind; if not, why not in *@why. */
-static gboolean is_for(MDevice *d, QmpValue *args, char **why)
+static gboolean is_for(MDevice *d, Op *op, char **why)
 {
-    const char *path = qmp_value_dict_get_string(args, "path");
-    QmpValue *ro = qmp_value_dict_get(args, "read-only");
+    const char *path = qmp_value_dict_get_string(op->args, "path");
+    QmpValue *ro = qmp_value_dict_get(op->args, "read-only");
     gboolean read_only = ro && qmp_value_get_bool(ro);
-    struct stat st;
     guint kind = 0;
 
-    while (strcmp(manager_kind_names[kind], qmp_value_dict_get_string(args, "driver")) != 0) {
+    while (strcmp(manager_kind_names[kind], qmp_value_dict_get_string(op->args, "driver")) != 0) {
         kind++;
     }
-    g_autofree char *key = manager_device_key(kind, path, &st);
-    if (strcmp(key, d->key) != 0) {
+    if (strcmp(op->key, d->key) != 0) {
         *why = g_strdup_printf("Device id '%s' is already in use", d->id);
         return FALSE;
     }
@@ -934,7 +974,7 @@ static void start(MDevice *d, Op *op)
         QmpRequest req = { op_commands[OP_NEW], FALSE, op->req_id, op->args };
         Op *taken = g_queue_pop_head(&d->ops);
 
-        device_new(d->m, taken->client, taken->slot, &req);
+        device_new_keyed(d->m, taken->client, taken->slot, &req, taken->key);
         op_free(taken);
         return;
     }
@@ -957,7 +997,7 @@ static void start(MDevice *d, Op *op)
         answer_info(d);
         return;
     case OP_NEW:
-        if (!is_for(d, op->args, &desc)) {
+        if (!is_for(d, op, &desc)) {
             answer(d, NULL, QMP_CLASS_GENERIC, desc);
             return;
         }
@@ -1031,6 +1071,9 @@ static const char *arg_string(const QmpRequest *req, const char *name)
 static void reply_now(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req,
                       QmpValue *ret, const char *klass, const char *desc)
 {
+    if (!client) {
+        return; /* it left while its device-new looked the host device up */
+    }
     GString *text = ret ? qmp_reply_return(ret, req->id, pretty(m))
                         : qmp_reply_error(klass, desc, req->id, pretty(m));
 
@@ -1038,10 +1081,11 @@ static void reply_now(Manager *m, ProxyClient *client, gpointer slot, const QmpR
 }
 
 static void queue_op(MDevice *d, OpKind kind, ProxyClient *client, gpointer slot,
-                     const QmpRequest *req)
+                     const QmpRequest *req, const char *key)
 {
     Op *op = g_new0(Op, 1);
 
+    op->key = g_strdup(key);
     op->kind = kind;
     op->client = client;
     op->slot = slot;
@@ -1092,8 +1136,9 @@ char *manager_device_key(Kind kind, const char *path, struct stat *st)
     return g_canonicalize_filename(path, "/");
 }
 
-/* Kata's NewDevice: the device for a host device, made if need be. */
-static void device_new(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
+/* The rest of a device-new, once @key, its host device, is known. */
+static void device_new_keyed(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req,
+                             const char *key)
 {
     const char *driver = arg_string(req, "driver");
     const char *path = arg_string(req, "path");
@@ -1101,24 +1146,17 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
     QmpValue *ro = qmp_value_dict_get(req->arguments, "read-only");
     g_autofree char *desc = NULL;
     g_autofree char *generated = NULL;
-    struct stat st = { 0 };
+    guint major_number = 0, minor_number = 0;
     Kind kind = 0;
 
     while (strcmp(manager_kind_names[kind], driver) != 0) {
         kind++; /* the schema let only known names through */
     }
-    if (!g_path_is_absolute(path)) {
-        /* QEMU would open it from its own working directory */
-        reply_now(m, client, slot, req, NULL, QMP_CLASS_GENERIC,
-                  "Parameter 'path' expects an absolute path");
-        return;
-    }
-    g_autofree char *key = manager_device_key(kind, path, &st);
     MDevice *d = find_by_key(m, key);
     gboolean read_only = ro && qmp_value_get_bool(ro);
     if (d) {
         /* checked in turn (is_for()) */
-        queue_op(d, OP_NEW, client, slot, req);
+        queue_op(d, OP_NEW, client, slot, req, key);
         return;
     }
     if (id && !manager_valid_id(id)) {
@@ -1131,7 +1169,7 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
         if (holder && !g_queue_is_empty(&holder->ops)) {
             /* decided in turn: the device may be gone by then, as it
              * would be had the client waited for each answer */
-            queue_op(holder, OP_NEW, client, slot, req);
+            queue_op(holder, OP_NEW, client, slot, req, key);
             return;
         }
         desc = g_strdup_printf("Device id '%s' is already in use", id);
@@ -1146,16 +1184,94 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
         id = id_taken(m, generated) ? NULL : generated;
     }
     d = manager_device_new(m, id, kind, path);
-    d->key = g_steal_pointer(&key);
+    d->key = g_strdup(key);
     d->read_only = read_only;
     d->bus = g_strdup(arg_string(req, "bus"));
-    d->has_rdev = g_str_has_prefix(d->key, "block ");
-    d->major = major(st.st_rdev);
-    d->minor = minor(st.st_rdev);
+    d->has_rdev = sscanf(key, "block %u:%u", &major_number, &minor_number) == 2;
+    d->major = major_number;
+    d->minor = minor_number;
     d->unsaved = TRUE;
     g_hash_table_insert(m->devices, d->id, d);
     g_message("device %s made for %s (%s)", d->id, d->path, driver);
-    queue_op(d, OP_NEW, client, slot, req);
+    queue_op(d, OP_NEW, client, slot, req, d->key);
+}
+
+static void dispatch(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req);
+
+static gboolean lookup_done(gpointer data)
+{
+    Lookup *l = data;
+    Manager *m = l->m;
+    Gated *g;
+
+    if (m) {
+        QmpRequest req = { l->request.command, FALSE, l->request.id, l->request.args };
+
+        m->lookup = NULL;
+        device_new_keyed(m, l->request.client, l->request.slot, &req, l->key);
+        /* what waited runs, until a device-new has to look again */
+        while (!m->lookup && (g = g_queue_pop_head(&m->gated))) {
+            QmpRequest next = { g->command, FALSE, g->id, g->args };
+
+            dispatch(m, g->client, g->slot, &next);
+            gated_free(g);
+        }
+    }
+    gated_clear(&l->request);
+    g_free(l->path);
+    g_free(l->key);
+    g_free(l);
+    return G_SOURCE_REMOVE;
+}
+
+static gpointer lookup_thread(gpointer data)
+{
+    Lookup *l = data;
+    struct stat st;
+
+    l->key = manager_device_key(l->kind, l->path, &st);
+    g_idle_add(lookup_done, l);
+    return NULL;
+}
+
+static void gate_fill(Gated *g, ProxyClient *client, gpointer slot, const QmpRequest *req)
+{
+    g->client = client;
+    g->slot = slot;
+    g->command = g_strdup(req->command);
+    g->id = req->id ? qmp_value_ref(req->id) : NULL;
+    g->args = req->arguments ? qmp_value_ref(req->arguments) : NULL;
+}
+
+/* Kata's NewDevice: the device for a host device, made if need be. */
+static void device_new(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
+{
+    const char *path = arg_string(req, "path");
+    Kind kind = 0;
+
+    while (strcmp(manager_kind_names[kind], arg_string(req, "driver")) != 0) {
+        kind++; /* the schema let only known names through */
+    }
+    if (!g_path_is_absolute(path)) {
+        /* QEMU would open it from its own working directory */
+        reply_now(m, client, slot, req, NULL, QMP_CLASS_GENERIC,
+                  "Parameter 'path' expects an absolute path");
+        return;
+    }
+    if (kind == KIND_VFIO_PCI || kind == KIND_VHOST_USER_BLK) {
+        struct stat unused;
+        g_autofree char *key = manager_device_key(kind, path, &unused); /* no stat() */
+
+        device_new_keyed(m, client, slot, req, key);
+        return;
+    }
+    Lookup *l = g_new0(Lookup, 1);
+    l->m = m;
+    gate_fill(&l->request, client, slot, req);
+    l->kind = kind;
+    l->path = g_strdup(path);
+    m->lookup = l;
+    g_thread_unref(g_thread_new("qmproxy-stat", lookup_thread, l));
 }
 
 static void query_devices(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
@@ -1171,7 +1287,7 @@ static void query_devices(Manager *m, ProxyClient *client, gpointer slot, const 
     reply_now(m, client, slot, req, list, NULL, NULL);
 }
 
-void manager_execute(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
+static void dispatch(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
 {
     const char *id = arg_string(req, "id");
     g_autofree char *desc = NULL;
@@ -1194,13 +1310,36 @@ void manager_execute(Manager *m, ProxyClient *client, gpointer slot, const QmpRe
     while (strcmp(op_commands[kind], req->command) != 0) {
         kind++; /* the schema let only known commands through */
     }
-    queue_op(d, kind, client, slot, req);
+    queue_op(d, kind, client, slot, req, NULL);
+}
+
+void manager_execute(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
+{
+    if (m->lookup) {
+        Gated *g = g_new0(Gated, 1);
+
+        gate_fill(g, client, slot, req);
+        g_queue_push_tail(&m->gated, g);
+        return;
+    }
+    dispatch(m, client, slot, req);
 }
 
 void manager_forget_client(Manager *m, ProxyClient *client)
 {
     GHashTableIter iter;
     MDevice *d;
+
+    if (m->lookup && ((Lookup *)m->lookup)->request.client == client) {
+        ((Lookup *)m->lookup)->request.client = NULL;
+    }
+    for (GList *l = m->gated.head; l; l = l->next) {
+        Gated *g = l->data;
+
+        if (g->client == client) {
+            g->client = NULL;
+        }
+    }
 
     g_hash_table_iter_init(&iter, m->devices);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
