@@ -58,6 +58,10 @@ typedef struct {
     guint plug_pending;
     gpointer planned; /* the device_add to send (a Step) */
     gboolean device_added;
+    gboolean record_first; /* device_add waits for the record (drive names) */
+    gboolean record_done;
+    gboolean parked;   /* the back end is there, the record is not yet */
+    guint del_pending; /* device_del replies to come: keeps the device */
     char *chain_error; /* the QMP sequence failed (and was undone) */
     GError *plug_save_error;
     char *rollback_error; /* the plug is being undone: the answer */

@@ -3,10 +3,10 @@
  * in line with what QEMU really has before any client is served.
  *
  * An attach writes its "plugging" record (with the address and drive name
- * chosen for the device) while QEMU adds the back end and the device, and
- * is answered once both are done; everything QEMU gets is named from the
- * device's id, so what QEMU holds for a device the file does not call
- * attached is found and removed. A detach is "unplugging" on disk before
+ * chosen for the device) while QEMU adds the back end and, but for disks
+ * with a vdX name, the device; it is answered once both are done.
+ * Everything QEMU gets is named from the device's id, so a node or
+ * chardev QEMU holds for a device it does not have is found and removed. A detach is "unplugging" on disk before
  * its device_del. Outcomes are saved after the answer: until they are,
  * the record already says what reconciliation makes of them. So whatever
  * instant the proxy dies at, the file says which operation may have been

@@ -94,8 +94,14 @@ typedef struct {
     Gated request;
     Kind kind;
     char *path;
-    char *key; /* the result */
+    char *key;   /* the result */
+    gint refs;   /* the thread's, the time-out's (main loop only) */
+    guint timer; /* a path that does not answer is told apart by its name */
+    gboolean settled;
 } Lookup;
+
+/* How long a device-new waits for stat() of its host path. */
+#define LOOKUP_TIMEOUT_MS 1000
 
 /* One command sent to QEMU for a device. */
 typedef struct {
@@ -115,6 +121,7 @@ typedef struct {
 
 static void run(MDevice *d);
 static void step_free(Step *s);
+static void lookup_unref(Lookup *l);
 
 static void op_free(Op *op)
 {
@@ -205,7 +212,13 @@ void manager_free(Manager *m)
         g_ptr_array_unref(m->cleanups);
         g_queue_clear_full(&m->gated, (GDestroyNotify)gated_free);
         if (m->lookup) {
-            ((Lookup *)m->lookup)->m = NULL; /* freed when its thread reports */
+            Lookup *l = m->lookup;
+
+            l->m = NULL; /* freed when its thread reports */
+            if (l->timer) {
+                g_clear_handle_id(&l->timer, g_source_remove);
+                lookup_unref(l);
+            }
         }
         g_clear_pointer(&m->drive_names, g_hash_table_unref);
         qmp_value_unref(m->nodes);
@@ -437,6 +450,9 @@ static Step *step_new(MDevice *d)
 
 static void step_free(Step *s)
 {
+    if (s->plug) {
+        dm_plug_done(s->plug, NULL); /* never sent: what it took is given back */
+    }
     g_free(s->text);
     g_free(s->error);
     g_free(s);
@@ -594,6 +610,25 @@ static void add_device(MDevice *d)
     }
 }
 
+/* The back end is there: the device follows, unless the record it had to
+ * wait for could not be written (then the back end goes again). */
+static void continue_plug(MDevice *d)
+{
+    if (d->record_first && d->plug_save_error) {
+        g_autoptr(GString) removal = manager_backend_removal(d);
+        Step *s = step_new(d);
+
+        g_clear_pointer(&d->planned, step_free);
+        s->error = g_strdup_printf("cannot save the device table: %s", d->plug_save_error->message);
+        if (!send(d, removal, on_rolled_back, s)) {
+            d->chain_error = g_strdup("QEMU went away");
+            plug_step_done(d);
+        }
+        return;
+    }
+    add_device(d);
+}
+
 static void on_backend_added(gpointer data, QmpValue *reply)
 {
     Step *s = data;
@@ -601,15 +636,15 @@ static void on_backend_added(gpointer data, QmpValue *reply)
 
     step_free(s);
     if (succeeded(reply)) {
-        add_device(d);
+        if (d->record_first && !d->record_done) {
+            d->parked = TRUE; /* plug_saved() goes on */
+            return;
+        }
+        continue_plug(d);
         return;
     }
     /* what was planned for the device is given back */
-    Step *planned = g_steal_pointer(&d->planned);
-    if (planned->plug) {
-        dm_plug_done(planned->plug, NULL);
-    }
-    step_free(planned);
+    g_clear_pointer(&d->planned, step_free);
     d->chain_error = g_strdup_printf(
         "%s failed: %s", d->kind == KIND_VHOST_USER_BLK ? "chardev-add" : "blockdev-add",
         error_of(reply));
@@ -618,8 +653,13 @@ static void on_backend_added(gpointer data, QmpValue *reply)
 
 static void plug_saved(MDevice *d, const GError *error)
 {
+    d->record_done = TRUE;
     if (error) {
         d->plug_save_error = g_error_copy(error);
+    }
+    if (d->parked) {
+        d->parked = FALSE;
+        continue_plug(d);
     }
     plug_step_done(d);
 }
@@ -663,6 +703,10 @@ static void plug(MDevice *d)
     d->state = STATE_PLUGGING;
     d->busy = TRUE;
     d->device_added = FALSE;
+    /* a vdX name must be on disk before QEMU can have the device: QEMU
+     * cannot tell a restarted proxy which one the guest was given */
+    d->record_first = d->kind == KIND_VIRTIO_BLK || d->kind == KIND_VHOST_USER_BLK;
+    d->record_done = d->parked = FALSE;
     d->plug_pending = 2; /* the QMP sequence, the record */
     d->planned = plan_device_add(d);
     manager_backend_name(d, name, sizeof(name));
@@ -838,6 +882,11 @@ static void on_device_del(gpointer data, QmpValue *reply)
     MDevice *d = s->d;
 
     step_free(s);
+    d->del_pending--;
+    if (d->gone) {
+        run(d); /* removed meanwhile: freed now that nothing refers to it */
+        return;
+    }
     if (succeeded(reply) || d->deleted || !reply ||
         strstr(error_of(reply), "already in the process of unplug")) {
         return; /* now DEVICE_DELETED, or the time-out */
@@ -865,12 +914,19 @@ void manager_send_device_del(MDevice *d)
     g_string_append(json, "\"id\": ");
     qmp_json_write_string(json, d->id);
     g_string_append(json, "}}");
-    send(d, json, on_device_del, step_new(d));
+    if (send(d, json, on_device_del, step_new(d))) {
+        d->del_pending++;
+    }
 }
 
 /* The unplug is on record (state unplugging): QEMU may get it. */
 static void unplug_saved(MDevice *d, const GError *error)
 {
+    if (d->state == STATE_DETACHED) {
+        /* a client's device_del was faster: the detach is done */
+        conclude(d, NULL, NULL);
+        return;
+    }
     if (error) {
         refuse_unsaved(d, error);
         return;
@@ -1058,7 +1114,8 @@ static void run(MDevice *d)
         start(d, op);
     }
     d->running = FALSE;
-    if (d->gone && !d->busy && !d->refusal_pending && g_queue_is_empty(&d->ops)) {
+    if (d->gone && !d->busy && !d->refusal_pending && !d->del_pending &&
+        g_queue_is_empty(&d->ops)) {
         manager_device_free(d);
     }
 }
@@ -1198,29 +1255,64 @@ static void device_new_keyed(Manager *m, ProxyClient *client, gpointer slot, con
 
 static void dispatch(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req);
 
-static gboolean lookup_done(gpointer data)
+static void lookup_unref(Lookup *l)
 {
-    Lookup *l = data;
+    if (--l->refs == 0) {
+        gated_clear(&l->request);
+        g_free(l->path);
+        g_free(l->key);
+        g_free(l);
+    }
+}
+
+/* The device-new goes on with @key; what waited behind it runs, until a
+ * device-new has to look again. */
+static void lookup_settle(Lookup *l, const char *key)
+{
     Manager *m = l->m;
     Gated *g;
 
-    if (m) {
-        QmpRequest req = { l->request.command, FALSE, l->request.id, l->request.args };
-
-        m->lookup = NULL;
-        device_new_keyed(m, l->request.client, l->request.slot, &req, l->key);
-        /* what waited runs, until a device-new has to look again */
-        while (!m->lookup && (g = g_queue_pop_head(&m->gated))) {
-            QmpRequest next = { g->command, FALSE, g->id, g->args };
-
-            dispatch(m, g->client, g->slot, &next);
-            gated_free(g);
-        }
+    l->settled = TRUE;
+    if (l->timer) {
+        g_clear_handle_id(&l->timer, g_source_remove);
+        lookup_unref(l);
     }
-    gated_clear(&l->request);
-    g_free(l->path);
-    g_free(l->key);
-    g_free(l);
+    if (!m) {
+        return;
+    }
+    QmpRequest req = { l->request.command, FALSE, l->request.id, l->request.args };
+    m->lookup = NULL;
+    device_new_keyed(m, l->request.client, l->request.slot, &req, key);
+    while (!m->lookup && (g = g_queue_pop_head(&m->gated))) {
+        QmpRequest next = { g->command, FALSE, g->id, g->args };
+
+        dispatch(m, g->client, g->slot, &next);
+        gated_free(g);
+    }
+}
+
+static gboolean lookup_timeout(gpointer data)
+{
+    Lookup *l = data;
+    g_autofree char *key = g_canonicalize_filename(l->path, "/");
+
+    l->timer = 0;
+    g_warning("device-new: stat() of %s did not answer within %d ms; it is told apart by its "
+              "path",
+              l->path, LOOKUP_TIMEOUT_MS);
+    lookup_settle(l, key);
+    lookup_unref(l);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean lookup_done(gpointer data)
+{
+    Lookup *l = data;
+
+    if (!l->settled) {
+        lookup_settle(l, l->key);
+    }
+    lookup_unref(l);
     return G_SOURCE_REMOVE;
 }
 
@@ -1270,6 +1362,8 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
     gate_fill(&l->request, client, slot, req);
     l->kind = kind;
     l->path = g_strdup(path);
+    l->refs = 2;
+    l->timer = g_timeout_add(LOOKUP_TIMEOUT_MS, lookup_timeout, l);
     m->lookup = l;
     g_thread_unref(g_thread_new("qmproxy-stat", lookup_thread, l));
 }

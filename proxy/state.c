@@ -32,6 +32,7 @@ struct StateFile {
     gboolean closed;
     gboolean writing;
     gboolean dirty;  /* changes made since the last write started */
+    gboolean failed; /* the last write failed: the disk is behind */
     GArray *pending; /* of Waiter, for the next write */
     struct Write *current;
 };
@@ -158,8 +159,9 @@ void state_file_free(StateFile *sf)
      * then what came after it is written here */
     if (sf->current && sf->current->thread) {
         g_thread_join(g_steal_pointer(&sf->current->thread));
+        sf->failed |= sf->current->error != NULL;
     }
-    if (sf->dirty) {
+    if (sf->dirty || sf->failed) {
         g_autoptr(GString) text = sf->snapshot(sf->data);
         g_autoptr(GError) error = NULL;
 
@@ -246,6 +248,7 @@ static gboolean write_done(gpointer data)
         sf->current = NULL;
     }
     sf->writing = FALSE;
+    sf->failed = w->error != NULL;
     if (w->error && !sf->closed) {
         /* the waiters say what failed; a save nobody waits for is only logged */
         g_warning("%s", w->error->message);

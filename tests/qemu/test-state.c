@@ -1391,6 +1391,69 @@ static void test_full_disk(void)
     g_rmdir(tmp);
 }
 
+/* A virtio-blk attach whose record (it holds the vdX name) cannot be
+ * written never reaches device_add: undoing a PCI device would need the
+ * guest, and a crash before the record would lose the name (found in
+ * review: device_add went out beside the record). Without a guest, a
+ * device_add sent here would leave the attach waiting --unplug-timeout
+ * and the device in QEMU. */
+static void test_full_disk_virtio_blk(void)
+{
+    static const char *const args[] = { "-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1",
+                                        NULL };
+    g_autofree char *tmp = g_dir_make_tmp("qmproxy-state-XXXXXX", NULL);
+    g_autofree char *small = g_build_filename(tmp, "small", NULL);
+    St st = { 0 };
+
+    g_assert_cmpint(g_mkdir(small, 0700), ==, 0);
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+        mount("tmpfs", small, "tmpfs", 0, "size=256k,mode=0700") < 0) {
+        g_autofree char *why = g_strdup_printf("cannot mount a tmpfs: %s", g_strerror(errno));
+
+        g_rmdir(small);
+        g_rmdir(tmp);
+        skip(why);
+        return;
+    }
+    st.qemu = test_qemu_start(args);
+    st.dir = st.qemu->dir;
+    st.state = g_build_filename(small, "state.json", NULL);
+    st.opts = g_ptr_array_new();
+    const char *const opts[] = { "--state", st.state, "--hotplug-bus", "rp1", "--unplug-timeout",
+                                 "30",      NULL };
+    for (guint i = 0; i < G_N_ELEMENTS(opts); i++) {
+        g_ptr_array_add(st.opts, (gpointer)opts[i]);
+    }
+    st_proxy_start(&st);
+    g_autofree char *img = test_make_image(st.dir, "vb.img");
+    g_autoptr(JsonNode) n = test_qmp_ok(st.c,
+                                        "{\"execute\": \"" DM "device-new\", \"arguments\": "
+                                        "{\"driver\": \"virtio-blk\", \"path\": \"%s\", "
+                                        "\"id\": \"vb\"}}",
+                                        img);
+    g_autofree char *saved = read_file(st.state);
+
+    g_autofree char *filler = fill_up(small);
+    g_autofree char *e = dev_fails(st.c, "device-attach", "vb");
+    if (!g_str_has_prefix(e, "GenericError: ") || !strstr(e, "cannot save the device table")) {
+        g_error("virtio-blk attach on a full disk: %s", e);
+    }
+    g_autoptr(JsonNode) q = dev(st.c, "query-device", "vb");
+    assert_counts(q, "detached", 0, 1);
+    assert_gone_from_qemu(st.c, "vb");
+    assert_unchanged(st.state, saved, small);
+
+    /* room again: it gets the first name */
+    g_assert_cmpint(g_unlink(filler), ==, 0);
+    g_autoptr(JsonNode) a = dev(st.c, "device-attach", "vb");
+    g_assert_cmpstr(test_json_str(a, "drive-name"), ==, "vda");
+    assert_file_matches(st.c, st.state);
+    st_stop(&st);
+    g_assert_cmpint(umount2(small, MNT_DETACH), ==, 0);
+    g_rmdir(small);
+    g_rmdir(tmp);
+}
+
 /* ---- 5. systemd socket activation ---- */
 
 /* Starts the proxy as systemd would: @fd as descriptor 3, LISTEN_FDS=1,
@@ -1646,6 +1709,7 @@ int main(int argc, char **argv)
     add("/state/bad-files", test_bad_files);
     add("/state/reset-keeps-every-bad-file", test_reset_keeps_every_bad_file);
     add("/state/full-disk", test_full_disk);
+    add("/state/full-disk-virtio-blk", test_full_disk_virtio_blk);
     add("/state/socket-activation", test_socket_activation);
     add("/state/socket-activation-refusals", test_socket_activation_refusals);
     return g_test_run();
