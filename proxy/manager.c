@@ -499,12 +499,13 @@ GString *manager_backend_removal(MDevice *d)
 
 /* An attach is two things at once: the QMP sequence (back end, then
  * device) and the "plugging" record on disk, which holds the address and
- * drive name the device gets. Both chosen before either starts, so the
- * record written while QEMU works is the one that matters after a crash:
- * QEMU, not the record, says whether the device got there, and what QEMU
- * holds for a device the file does not call attached is removed then.
- * The answer waits for both; a record that cannot be saved undoes the
- * plug, so that memory, disk and QEMU agree. */
+ * drive name the device gets, both chosen before either starts. After a
+ * crash QEMU, not the record, says whether the device got there, and a
+ * back end QEMU holds for a device it lacks is removed then. Only a disk
+ * with a vdX name waits for its record before device_add: QEMU cannot
+ * tell which name the guest was given. The answer waits for both; a
+ * record that cannot be saved undoes the plug, so that memory, disk and
+ * QEMU agree. */
 
 static void plug_step_done(MDevice *d);
 
@@ -604,10 +605,8 @@ static void add_device(MDevice *d)
 {
     Step *s = g_steal_pointer(&d->planned);
     g_autoptr(GString) json = g_string_new(s->text);
-    DmPlug *plug = s->plug;
-    if (!send(d, json, on_device_added, s) && plug) {
-        dm_plug_done(plug, NULL);
-    }
+
+    send(d, json, on_device_added, s); /* if not sent, step_free() gives the plug back */
 }
 
 /* The back end is there: the device follows, unless the record it had to
@@ -684,8 +683,15 @@ static void plug_step_done(MDevice *d)
     }
     if (save_error) {
         /* QEMU must not keep what the disk does not know of */
-        d->rollback_error = g_strdup_printf("%s %s: cannot save the device table: %s", op_name(d),
-                                            d->id, save_error->message);
+        char *desc = g_strdup_printf("%s %s: cannot save the device table: %s", op_name(d), d->id,
+                                     save_error->message);
+
+        if (!d->device_added) {
+            d->state = STATE_DETACHED;
+            conclude(d, desc, NULL);
+            return;
+        }
+        d->rollback_error = desc;
         unplug(d, FALSE);
         return;
     }
