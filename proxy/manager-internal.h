@@ -61,6 +61,7 @@ typedef struct {
     gboolean record_first; /* device_add waits for the record (drive names) */
     gboolean record_done;
     gboolean parked;   /* the back end is there, the record is not yet */
+    gboolean lost;     /* DEVICE_DELETED came while it was being plugged */
     guint del_pending; /* device_del replies to come: keeps the device */
     char *chain_error; /* the QMP sequence failed (and was undone) */
     GError *plug_save_error;

@@ -6,14 +6,12 @@
  * chosen for the device) while QEMU adds the back end and, but for disks
  * with a vdX name, the device; it is answered once both are done.
  * Everything QEMU gets is named from the device's id, so a node or
- * chardev QEMU holds for a device it does not have is found and removed. A detach is "unplugging" on disk before
- * its device_del. Outcomes are saved after the answer: until they are,
- * the record already says what reconciliation makes of them. So whatever
- * instant the proxy dies at, the file says which operation may have been
- * cut short, and QEMU says how far it got:
- *   plugging, QEMU has the device     -> attached (the attach completed)
- *   plugging, QEMU lacks it           -> detached; a node made for it goes
- *   unplugging, QEMU has the device   -> device_del sent again; its
+ * chardev QEMU holds for a device it does not have is found and removed. A detach is "unplugging"
+ * on disk before its device_del. Outcomes are saved after the answer: until they are, the record
+ * already says what reconciliation makes of them. So whatever instant the proxy dies at, the file
+ * says which operation may have been cut short, and QEMU says how far it got: plugging, QEMU has
+ * the device     -> attached (the attach completed) plugging, QEMU lacks it           -> detached;
+ * a node made for it goes unplugging, QEMU has the device   -> device_del sent again; its
  *                                        DEVICE_DELETED completes the detach
  *   unplugging, QEMU lacks it         -> detached; its back end goes
  *   attached, QEMU lacks it           -> detached (logged)

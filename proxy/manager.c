@@ -664,6 +664,7 @@ static void plug_saved(MDevice *d, const GError *error)
 }
 
 static void unplug(MDevice *d, gboolean record);
+static void remove_backend(MDevice *d);
 
 /* The QMP sequence and the record are both done. */
 static void plug_step_done(MDevice *d)
@@ -695,6 +696,16 @@ static void plug_step_done(MDevice *d)
         unplug(d, FALSE);
         return;
     }
+    if (d->lost) {
+        /* QEMU has it no more: what it held goes, and the attach failed */
+        d->lost = FALSE;
+        d->rollback_error = g_strdup_printf("%s %s: a client's device_del unplugged it meanwhile",
+                                            op_name(d), d->id);
+        d->state = STATE_UNPLUGGING;
+        d->waiting = TRUE;
+        remove_backend(d);
+        return;
+    }
     d->state = STATE_ATTACHED;
     d->attach_count = 1;
     g_message("device %s attached", d->id);
@@ -712,7 +723,7 @@ static void plug(MDevice *d)
     /* a vdX name must be on disk before QEMU can have the device: QEMU
      * cannot tell a restarted proxy which one the guest was given */
     d->record_first = d->kind == KIND_VIRTIO_BLK || d->kind == KIND_VHOST_USER_BLK;
-    d->record_done = d->parked = FALSE;
+    d->record_done = d->parked = d->lost = FALSE;
     d->plug_pending = 2; /* the QMP sequence, the record */
     d->planned = plan_device_add(d);
     manager_backend_name(d, name, sizeof(name));
@@ -792,7 +803,8 @@ static void unplugged(MDevice *d, const char *error)
     g_message("device %s detached", d->id);
     g_clear_handle_id(&d->unplug_timer, g_source_remove);
     if (d->rollback_error) {
-        /* an attach undone because its record could not be saved */
+        /* an attach undone: its record could not be saved, or a client's
+         * device_del took the device meanwhile */
         d->waiting = FALSE;
         conclude(d, g_steal_pointer(&d->rollback_error), NULL);
         return;
@@ -969,6 +981,12 @@ void manager_event(Manager *m, QmpValue *event)
         return;
     }
     d->events++;
+    if (d->state == STATE_PLUGGING) {
+        /* a client's device_del after our device_add, before the attach
+         * is answered (its record still being written): settled there */
+        d->lost = TRUE;
+        return;
+    }
     if (d->state == STATE_ATTACHED) {
         /* a plain device_del of a managed device: detached all the same */
         g_message("device %s was unplugged by a client's device_del", d->id);
