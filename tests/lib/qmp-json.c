@@ -88,3 +88,114 @@ char *test_make_image(const char *dir, const char *name)
     close(fd);
     return path;
 }
+/* @op (device-attach, query-device, ...) on device @id. */
+JsonNode *test_dm(TestClient *c, const char *op, const char *id)
+{
+    return test_qmp_ok(c, "{\"execute\": \"__org.qmproxy_%s\", \"arguments\": {\"id\": \"%s\"}}",
+                       op, id);
+}
+
+char *test_dm_fails(TestClient *c, const char *op, const char *id)
+{
+    return test_qmp_fails(c, "{\"execute\": \"__org.qmproxy_%s\", \"arguments\": {\"id\": \"%s\"}}",
+                          op, id);
+}
+
+void test_dm_assert_counts(JsonNode *info, const char *state, gint64 attach_count,
+                           gint64 reference_count)
+{
+    g_assert_cmpstr(test_json_str(info, "state"), ==, state);
+    g_assert_cmpint(test_json_int(info, "attach-count"), ==, attach_count);
+    g_assert_cmpint(test_json_int(info, "reference-count"), ==, reference_count);
+}
+
+/* Address fields exist only while QEMU has the device. */
+void test_dm_assert_no_address(JsonNode *info)
+{
+    const char *const fields[] = {
+        "index", "scsi-id", "lun", "pci-slot", "pci-path", "drive-name"
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+        if (test_json_has(info, fields[i])) {
+            g_error("%s of a detached device: %s", fields[i], json_to_string(info, FALSE));
+        }
+    }
+}
+
+/* The devices under /machine/peripheral, as a set of ids. */
+GHashTable *test_qemu_devices(TestClient *c)
+{
+    g_autoptr(JsonNode) list =
+        test_qmp_ok(c, "{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
+                       "\"/machine/peripheral\"}}");
+    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    JsonArray *a = json_node_get_array(list);
+
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+
+        if (g_str_has_prefix(json_object_get_string_member(o, "type"), "child<")) {
+            g_hash_table_add(set, g_strdup(json_object_get_string_member(o, "name")));
+        }
+    }
+    return set;
+}
+
+gboolean test_qemu_has_device(TestClient *c, const char *id)
+{
+    g_autoptr(GHashTable) set = test_qemu_devices(c);
+
+    return g_hash_table_contains(set, id);
+}
+
+GHashTable *test_qemu_nodes(TestClient *c)
+{
+    g_autoptr(JsonNode) list = test_qmp_ok(c, "{\"execute\": \"query-named-block-nodes\"}");
+    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    JsonArray *a = json_node_get_array(list);
+
+    for (guint i = 0; i < json_array_get_length(a); i++) {
+        g_hash_table_add(set, g_strdup(test_json_str(json_array_get_element(a, i), "node-name")));
+    }
+    return set;
+}
+
+gboolean test_qemu_has_node(TestClient *c, const char *name)
+{
+    g_autoptr(GHashTable) set = test_qemu_nodes(c);
+
+    return g_hash_table_contains(set, name);
+}
+
+JsonNode *test_qom_get(TestClient *c, const char *id, const char *property)
+{
+    return test_qmp_ok(
+        c,
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
+        "\"property\": \"%s\"}}",
+        id, property);
+}
+
+gint64 test_qom_int(TestClient *c, const char *id, const char *property)
+{
+    g_autoptr(JsonNode) n = test_qom_get(c, id, property);
+
+    return json_node_get_int(n);
+}
+
+char *test_qom_str(TestClient *c, const char *id, const char *property)
+{
+    g_autoptr(JsonNode) n = test_qom_get(c, id, property);
+
+    return g_strdup(json_node_get_string(n));
+}
+
+/* Neither the device nor its node is left in QEMU. */
+void test_qemu_assert_gone(TestClient *c, const char *id)
+{
+    g_autofree char *node = g_strconcat("drive-", id, NULL);
+
+    g_assert_false(test_qemu_has_device(c, id));
+    g_assert_false(test_qemu_has_node(c, node));
+}

@@ -28,3 +28,25 @@ gint64 test_json_int(JsonNode *n, const char *member);
 gboolean test_json_bool(JsonNode *n, const char *member);
 /* A 1 MiB sparse raw image @name in @dir; returns its path. */
 char *test_make_image(const char *dir, const char *name);
+
+/* The device manager's @op (device-attach, query-device, ...) on device
+ * @id: its return, or (test_dm_fails) its error as "Class: desc". */
+JsonNode *test_dm(TestClient *c, const char *op, const char *id);
+char *test_dm_fails(TestClient *c, const char *op, const char *id);
+/* A DeviceInfo's state and counts. */
+void test_dm_assert_counts(JsonNode *info, const char *state, gint64 attach_count,
+                           gint64 reference_count);
+/* A DeviceInfo without address fields (QEMU does not have the device). */
+void test_dm_assert_no_address(JsonNode *info);
+/* What QEMU has: device ids under /machine/peripheral, block node names
+ * (sets of strings). */
+GHashTable *test_qemu_devices(TestClient *c);
+gboolean test_qemu_has_device(TestClient *c, const char *id);
+GHashTable *test_qemu_nodes(TestClient *c);
+gboolean test_qemu_has_node(TestClient *c, const char *name);
+/* Neither device @id nor its node drive-@id is in QEMU. */
+void test_qemu_assert_gone(TestClient *c, const char *id);
+/* qom-get of @property of /machine/peripheral/@id. */
+JsonNode *test_qom_get(TestClient *c, const char *id, const char *property);
+gint64 test_qom_int(TestClient *c, const char *id, const char *property);
+char *test_qom_str(TestClient *c, const char *id, const char *property);

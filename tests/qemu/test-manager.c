@@ -96,40 +96,6 @@ static JsonNode *dev_new(TestClient *c, const char *driver, const char *path, co
                        driver, quoted, more ? more : "");
 }
 
-/* @op (device-attach, query-device, ...) on device @id. */
-static JsonNode *dev(TestClient *c, const char *op, const char *id)
-{
-    return test_qmp_ok(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
-}
-
-static char *dev_fails(TestClient *c, const char *op, const char *id)
-{
-    return test_qmp_fails(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op,
-                          id);
-}
-
-static void assert_counts(JsonNode *info, const char *state, gint64 attach_count,
-                          gint64 reference_count)
-{
-    g_assert_cmpstr(test_json_str(info, "state"), ==, state);
-    g_assert_cmpint(test_json_int(info, "attach-count"), ==, attach_count);
-    g_assert_cmpint(test_json_int(info, "reference-count"), ==, reference_count);
-}
-
-/* Address fields exist only while QEMU has the device. */
-static void assert_no_address(JsonNode *info)
-{
-    const char *const fields[] = {
-        "index", "scsi-id", "lun", "pci-slot", "pci-path", "drive-name"
-    };
-
-    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
-        if (test_json_has(info, fields[i])) {
-            g_error("%s of a detached device: %s", fields[i], json_to_string(info, FALSE));
-        }
-    }
-}
-
 /* The query-devices entry for @id, or NULL. */
 static JsonNode *dev_entry(TestClient *c, const char *id)
 {
@@ -148,32 +114,6 @@ static JsonNode *dev_entry(TestClient *c, const char *id)
 
 /* ---- what QEMU has ---- */
 
-/* The devices under /machine/peripheral, as a set of ids. */
-static GHashTable *qemu_devices(TestClient *c)
-{
-    g_autoptr(JsonNode) list =
-        test_qmp_ok(c, "{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
-                       "\"/machine/peripheral\"}}");
-    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    JsonArray *a = json_node_get_array(list);
-
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonObject *o = json_array_get_object_element(a, i);
-
-        if (g_str_has_prefix(json_object_get_string_member(o, "type"), "child<")) {
-            g_hash_table_add(set, g_strdup(json_object_get_string_member(o, "name")));
-        }
-    }
-    return set;
-}
-
-static gboolean has_device(TestClient *c, const char *id)
-{
-    g_autoptr(GHashTable) set = qemu_devices(c);
-
-    return g_hash_table_contains(set, id);
-}
-
 /* QEMU's query-named-block-nodes entry for node @name, or NULL. */
 static JsonNode *qemu_node(TestClient *c, const char *name)
 {
@@ -190,25 +130,6 @@ static JsonNode *qemu_node(TestClient *c, const char *name)
     return NULL;
 }
 
-static GHashTable *qemu_nodes(TestClient *c)
-{
-    g_autoptr(JsonNode) list = test_qmp_ok(c, "{\"execute\": \"query-named-block-nodes\"}");
-    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    JsonArray *a = json_node_get_array(list);
-
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_hash_table_add(set, g_strdup(test_json_str(json_array_get_element(a, i), "node-name")));
-    }
-    return set;
-}
-
-static gboolean has_node(TestClient *c, const char *name)
-{
-    g_autoptr(JsonNode) n = qemu_node(c, name);
-
-    return n != NULL;
-}
-
 static gboolean has_chardev(TestClient *c, const char *label)
 {
     g_autoptr(JsonNode) list = test_qmp_ok(c, "{\"execute\": \"query-chardev\"}");
@@ -222,33 +143,10 @@ static gboolean has_chardev(TestClient *c, const char *label)
     return FALSE;
 }
 
-static JsonNode *qom_get(TestClient *c, const char *id, const char *property)
-{
-    return test_qmp_ok(
-        c,
-        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
-        "\"property\": \"%s\"}}",
-        id, property);
-}
-
-static gint64 qom_int(TestClient *c, const char *id, const char *property)
-{
-    g_autoptr(JsonNode) n = qom_get(c, id, property);
-
-    return json_node_get_int(n);
-}
-
-static char *qom_str(TestClient *c, const char *id, const char *property)
-{
-    g_autoptr(JsonNode) n = qom_get(c, id, property);
-
-    return g_strdup(json_node_get_string(n));
-}
-
 /* The bus QEMU put device @id on: the last part of its parent_bus. */
 static char *qom_bus(TestClient *c, const char *id)
 {
-    g_autofree char *path = qom_str(c, id, "parent_bus");
+    g_autofree char *path = test_qom_str(c, id, "parent_bus");
 
     return g_strdup(strrchr(path, '/') + 1);
 }
@@ -256,7 +154,7 @@ static char *qom_bus(TestClient *c, const char *id)
 /* Kata's PCI path of slot 0 behind root port @port: "port's slot/00". */
 static char *pci_path_behind(TestClient *c, const char *port)
 {
-    return g_strdup_printf("%02x/00", (unsigned)(qom_int(c, port, "addr") >> 3));
+    return g_strdup_printf("%02x/00", (unsigned)(test_qom_int(c, port, "addr") >> 3));
 }
 
 /* The SCSI address in the reply is the one QEMU has; the node is there. */
@@ -269,21 +167,12 @@ static void assert_scsi_in_qemu(TestClient *c, JsonNode *info)
     g_assert_cmpstr(test_json_str(info, "node-name"), ==, node);
     g_assert_cmpint(test_json_int(info, "scsi-id"), ==, test_json_int(info, "index") / 256);
     g_assert_cmpint(test_json_int(info, "lun"), ==, test_json_int(info, "index") % 256);
-    g_assert_cmpint(qom_int(c, id, "scsi-id"), ==, test_json_int(info, "scsi-id"));
-    g_assert_cmpint(qom_int(c, id, "lun"), ==, test_json_int(info, "lun"));
-    g_autofree char *drive = qom_str(c, id, "drive");
+    g_assert_cmpint(test_qom_int(c, id, "scsi-id"), ==, test_json_int(info, "scsi-id"));
+    g_assert_cmpint(test_qom_int(c, id, "lun"), ==, test_json_int(info, "lun"));
+    g_autofree char *drive = test_qom_str(c, id, "drive");
     g_assert_cmpstr(drive, ==, node);
     g_autofree char *bus = qom_bus(c, id);
     g_assert_cmpstr(bus, ==, test_json_str(info, "bus"));
-}
-
-/* Neither the device nor its node is left in QEMU. */
-static void assert_gone_from_qemu(TestClient *c, const char *id)
-{
-    g_autofree char *node = g_strconcat("drive-", id, NULL);
-
-    g_assert_false(has_device(c, id));
-    g_assert_false(has_node(c, node));
 }
 
 /* ---- tests ---- */
@@ -303,16 +192,16 @@ static void test_scsi_attach_detach(void)
     g_assert_cmpstr(test_json_str(n, "kind"), ==, "virtio-scsi");
     g_assert_cmpstr(test_json_str(n, "path"), ==, img0);
     g_assert_false(test_json_bool(n, "read-only"));
-    assert_counts(n, "detached", 0, 1);
-    assert_no_address(n);
+    test_dm_assert_counts(n, "detached", 0, 1);
+    test_dm_assert_no_address(n);
     /* a regular file has no major:minor */
     g_assert_false(test_json_has(n, "major"));
     g_assert_false(test_json_has(n, "minor"));
     /* device-new sends nothing to QEMU */
-    assert_gone_from_qemu(fx.c, "disk0");
+    test_qemu_assert_gone(fx.c, "disk0");
 
-    g_autoptr(JsonNode) a = dev(fx.c, "device-attach", "disk0");
-    assert_counts(a, "attached", 1, 1);
+    g_autoptr(JsonNode) a = test_dm(fx.c, "device-attach", "disk0");
+    test_dm_assert_counts(a, "attached", 1, 1);
     g_assert_cmpstr(test_json_str(a, "bus"), ==, "scsi0.0");
     g_assert_cmpint(test_json_int(a, "index"), ==, 0);
     assert_scsi_in_qemu(fx.c, a);
@@ -321,15 +210,15 @@ static void test_scsi_attach_detach(void)
     g_assert_cmpstr(test_json_str(node, "drv"), ==, "file");
     g_assert_cmpstr(test_json_str(node, "file"), ==, img0);
     g_assert_false(test_json_bool(node, "ro"));
-    g_autoptr(JsonNode) q = dev(fx.c, "query-device", "disk0");
-    assert_counts(q, "attached", 1, 1);
+    g_autoptr(JsonNode) q = test_dm(fx.c, "query-device", "disk0");
+    test_dm_assert_counts(q, "attached", 1, 1);
     g_assert_cmpint(test_json_int(q, "lun"), ==, 0);
 
     /* a read-only disk next to it: the next index, a read-only node */
     g_autoptr(JsonNode) n1 =
         dev_new(fx.c, "virtio-scsi", img1, ", \"id\": \"disk1\", \"read-only\": true");
     g_assert_true(test_json_bool(n1, "read-only"));
-    g_autoptr(JsonNode) a1 = dev(fx.c, "device-attach", "disk1");
+    g_autoptr(JsonNode) a1 = test_dm(fx.c, "device-attach", "disk1");
     g_assert_cmpint(test_json_int(a1, "index"), ==, 1);
     assert_scsi_in_qemu(fx.c, a1);
     g_autoptr(JsonNode) node1 = qemu_node(fx.c, "drive-disk1");
@@ -337,14 +226,14 @@ static void test_scsi_attach_detach(void)
     g_assert_true(test_json_bool(node1, "ro"));
 
     /* without a guest QEMU completes a SCSI unplug by itself */
-    g_autoptr(JsonNode) d = dev(fx.c, "device-detach", "disk0");
-    assert_counts(d, "detached", 0, 1);
-    assert_no_address(d);
-    assert_gone_from_qemu(fx.c, "disk0");
-    g_assert_true(has_device(fx.c, "disk1"));
-    g_autoptr(JsonNode) d1 = dev(fx.c, "device-detach", "disk1");
-    assert_counts(d1, "detached", 0, 1);
-    assert_gone_from_qemu(fx.c, "disk1");
+    g_autoptr(JsonNode) d = test_dm(fx.c, "device-detach", "disk0");
+    test_dm_assert_counts(d, "detached", 0, 1);
+    test_dm_assert_no_address(d);
+    test_qemu_assert_gone(fx.c, "disk0");
+    g_assert_true(test_qemu_has_device(fx.c, "disk1"));
+    g_autoptr(JsonNode) d1 = test_dm(fx.c, "device-detach", "disk1");
+    test_dm_assert_counts(d1, "detached", 0, 1);
+    test_qemu_assert_gone(fx.c, "disk1");
     fx_stop(&fx);
 }
 
@@ -359,31 +248,31 @@ static void test_shared_disk(void)
     g_autoptr(JsonNode) n2 = dev_new(fx.c, "virtio-scsi", img, NULL);
     g_assert_cmpstr(test_json_str(n1, "id"), ==, "dev0");
     g_assert_cmpstr(test_json_str(n2, "id"), ==, "dev0");
-    assert_counts(n2, "detached", 0, 2);
+    test_dm_assert_counts(n2, "detached", 0, 2);
 
-    g_autoptr(JsonNode) a1 = dev(fx.c, "device-attach", "dev0");
-    g_autoptr(JsonNode) a2 = dev(fx.c, "device-attach", "dev0");
-    assert_counts(a1, "attached", 1, 2);
-    assert_counts(a2, "attached", 2, 2);
+    g_autoptr(JsonNode) a1 = test_dm(fx.c, "device-attach", "dev0");
+    g_autoptr(JsonNode) a2 = test_dm(fx.c, "device-attach", "dev0");
+    test_dm_assert_counts(a1, "attached", 1, 2);
+    test_dm_assert_counts(a2, "attached", 2, 2);
     /* the second attach plugged nothing more */
     g_assert_cmpint(test_json_int(a2, "index"), ==, test_json_int(a1, "index"));
     assert_scsi_in_qemu(fx.c, a2);
 
     /* the first container goes: the disk stays for the second */
-    g_autoptr(JsonNode) d1 = dev(fx.c, "device-detach", "dev0");
-    assert_counts(d1, "attached", 1, 2);
+    g_autoptr(JsonNode) d1 = test_dm(fx.c, "device-detach", "dev0");
+    test_dm_assert_counts(d1, "attached", 1, 2);
     assert_scsi_in_qemu(fx.c, d1);
-    g_autoptr(JsonNode) d2 = dev(fx.c, "device-detach", "dev0");
-    assert_counts(d2, "detached", 0, 2);
-    assert_gone_from_qemu(fx.c, "dev0");
+    g_autoptr(JsonNode) d2 = test_dm(fx.c, "device-detach", "dev0");
+    test_dm_assert_counts(d2, "detached", 0, 2);
+    test_qemu_assert_gone(fx.c, "dev0");
 
-    g_autoptr(JsonNode) r1 = dev(fx.c, "device-remove", "dev0");
-    assert_counts(r1, "detached", 0, 1);
-    g_autoptr(JsonNode) still = dev(fx.c, "query-device", "dev0");
+    g_autoptr(JsonNode) r1 = test_dm(fx.c, "device-remove", "dev0");
+    test_dm_assert_counts(r1, "detached", 0, 1);
+    g_autoptr(JsonNode) still = test_dm(fx.c, "query-device", "dev0");
     g_assert_cmpint(test_json_int(still, "reference-count"), ==, 1);
-    g_autoptr(JsonNode) r2 = dev(fx.c, "device-remove", "dev0");
+    g_autoptr(JsonNode) r2 = test_dm(fx.c, "device-remove", "dev0");
     g_assert_cmpint(test_json_int(r2, "reference-count"), ==, 0);
-    g_autofree char *e = dev_fails(fx.c, "query-device", "dev0");
+    g_autofree char *e = test_dm_fails(fx.c, "query-device", "dev0");
     g_assert_cmpstr(e, ==, "DeviceNotFound: Device 'dev0' not found");
     fx_stop(&fx);
 }
@@ -458,7 +347,7 @@ static void test_cycles_stay_low(void)
             g_autoptr(JsonNode) d = next_ok(cl[k], "device-detach");
             g_autoptr(JsonNode) r = next_ok(cl[k], "device-remove");
 
-            assert_counts(d, "detached", 0, 1);
+            test_dm_assert_counts(d, "detached", 0, 1);
             g_assert_cmpint(test_json_int(r, "reference-count"), ==, 0);
             g_unlink(imgs[k]);
             g_free(imgs[k]);
@@ -471,9 +360,9 @@ static void test_cycles_stay_low(void)
     for (guint i = 0; i < json_array_get_length(list); i++) {
         g_assert_false(test_json_has(json_array_get_element(list, i), "kind"));
     }
-    g_autoptr(GHashTable) nodes = qemu_nodes(fx.c);
+    g_autoptr(GHashTable) nodes = test_qemu_nodes(fx.c);
     g_assert_cmpuint(g_hash_table_size(nodes), ==, 0);
-    g_autoptr(GHashTable) devices = qemu_devices(fx.c);
+    g_autoptr(GHashTable) devices = test_qemu_devices(fx.c);
     g_assert_cmpuint(g_hash_table_size(devices), ==, 3);
     for (int k = 0; k < CYCLE_CLIENTS; k++) {
         test_client_free(cl[k]);
@@ -496,11 +385,11 @@ static int hold_write_lock(const char *path)
 
 static void assert_detached_clean(TestClient *c, const char *id)
 {
-    g_autoptr(JsonNode) q = dev(c, "query-device", id);
+    g_autoptr(JsonNode) q = test_dm(c, "query-device", id);
 
-    assert_counts(q, "detached", 0, 1);
-    assert_no_address(q);
-    assert_gone_from_qemu(c, id);
+    test_dm_assert_counts(q, "detached", 0, 1);
+    test_dm_assert_no_address(q);
+    test_qemu_assert_gone(c, id);
 }
 
 static void test_attach_failures(void)
@@ -511,7 +400,7 @@ static void test_attach_failures(void)
     /* a missing file is only found at attach, by QEMU's blockdev-add */
     g_autofree char *missing = g_build_filename(fx.dir, "missing.img", NULL);
     g_autoptr(JsonNode) nm = dev_new(fx.c, "virtio-scsi", missing, ", \"id\": \"m\"");
-    g_autofree char *e1 = dev_fails(fx.c, "device-attach", "m");
+    g_autofree char *e1 = test_dm_fails(fx.c, "device-attach", "m");
     g_autofree char *want1 = g_strdup_printf(
         "GenericError: device-attach m: blockdev-add failed: Could not open '%s': No such file "
         "or directory",
@@ -523,7 +412,7 @@ static void test_attach_failures(void)
     g_autofree char *img_b = test_make_image(fx.dir, "b.img");
     g_autoptr(JsonNode) nb =
         dev_new(fx.c, "virtio-scsi", img_b, ", \"id\": \"b\", \"bus\": \"nosuch.0\"");
-    g_autofree char *e2 = dev_fails(fx.c, "device-attach", "b");
+    g_autofree char *e2 = test_dm_fails(fx.c, "device-attach", "b");
     g_assert_cmpstr(e2, ==,
                     "GenericError: device-attach b: device_add failed: Bus 'nosuch.0' not found");
     assert_detached_clean(fx.c, "b");
@@ -532,24 +421,24 @@ static void test_attach_failures(void)
     g_autofree char *img_l = test_make_image(fx.dir, "locked.img");
     int lock_fd = hold_write_lock(img_l);
     g_autoptr(JsonNode) nl = dev_new(fx.c, "virtio-scsi", img_l, ", \"id\": \"locked\"");
-    g_autofree char *e3 = dev_fails(fx.c, "device-attach", "locked");
+    g_autofree char *e3 = test_dm_fails(fx.c, "device-attach", "locked");
     g_assert_cmpstr(e3, ==,
                     "GenericError: device-attach locked: device_add failed: Failed to get shared "
                     "\"write\" lock");
     assert_detached_clean(fx.c, "locked");
     g_autofree char *img_g = test_make_image(fx.dir, "good.img");
     g_autoptr(JsonNode) ng = dev_new(fx.c, "virtio-scsi", img_g, ", \"id\": \"good\"");
-    g_autoptr(JsonNode) ag = dev(fx.c, "device-attach", "good");
+    g_autoptr(JsonNode) ag = test_dm(fx.c, "device-attach", "good");
     g_assert_cmpint(test_json_int(ag, "index"), ==, 0);
     assert_scsi_in_qemu(fx.c, ag);
 
     /* the failed devices are still usable once their files are */
     close(lock_fd);
-    g_autoptr(JsonNode) al = dev(fx.c, "device-attach", "locked");
+    g_autoptr(JsonNode) al = test_dm(fx.c, "device-attach", "locked");
     g_assert_cmpint(test_json_int(al, "index"), ==, 1);
     assert_scsi_in_qemu(fx.c, al);
     g_autofree char *created = test_make_image(fx.dir, "missing.img");
-    g_autoptr(JsonNode) am = dev(fx.c, "device-attach", "m");
+    g_autoptr(JsonNode) am = test_dm(fx.c, "device-attach", "m");
     g_assert_cmpint(test_json_int(am, "index"), ==, 2);
     assert_scsi_in_qemu(fx.c, am);
     fx_stop(&fx);
@@ -637,8 +526,8 @@ static void test_concurrent_clients(void)
         g_hash_table_insert(want, g_strdup_printf("m%dc", i), GINT_TO_POINTER(2));
     }
     g_autoptr(JsonNode) all = test_qmp_ok(fx.c, "{\"execute\": \"" DM "query-devices\"}");
-    g_autoptr(GHashTable) qemu_has = qemu_devices(fx.c);
-    g_autoptr(GHashTable) nodes = qemu_nodes(fx.c);
+    g_autoptr(GHashTable) qemu_has = test_qemu_devices(fx.c);
+    g_autoptr(GHashTable) nodes = test_qemu_nodes(fx.c);
     g_autoptr(GHashTable) addresses = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     JsonArray *list = json_node_get_array(all);
     guint managed = 0, attached = 0;
@@ -687,31 +576,31 @@ static void test_counts_and_ids(void)
     g_autoptr(JsonNode) n = dev_new(fx.c, "virtio-scsi", img, ", \"id\": \"x\"");
 
     /* a device the guest has cannot be removed */
-    g_autoptr(JsonNode) a = dev(fx.c, "device-attach", "x");
-    g_autofree char *e = dev_fails(fx.c, "device-remove", "x");
+    g_autoptr(JsonNode) a = test_dm(fx.c, "device-attach", "x");
+    g_autofree char *e = test_dm_fails(fx.c, "device-remove", "x");
     g_assert_true(g_str_has_prefix(e, "GenericError: "));
     g_assert_nonnull(strstr(e, "is attached"));
-    g_assert_true(has_device(fx.c, "x"));
-    g_autoptr(JsonNode) d = dev(fx.c, "device-detach", "x");
-    g_autofree char *e2 = dev_fails(fx.c, "device-detach", "x");
+    g_assert_true(test_qemu_has_device(fx.c, "x"));
+    g_autoptr(JsonNode) d = test_dm(fx.c, "device-detach", "x");
+    g_autofree char *e2 = test_dm_fails(fx.c, "device-detach", "x");
     g_assert_cmpstr(e2, ==, "GenericError: Device 'x' is not attached");
 
     /* reference and dereference; never below zero, and still known */
-    g_autoptr(JsonNode) r1 = dev(fx.c, "device-reference", "x");
-    assert_counts(r1, "detached", 0, 2);
-    g_autoptr(JsonNode) r2 = dev(fx.c, "device-dereference", "x");
-    g_autoptr(JsonNode) r3 = dev(fx.c, "device-dereference", "x");
-    g_autoptr(JsonNode) r4 = dev(fx.c, "device-dereference", "x");
+    g_autoptr(JsonNode) r1 = test_dm(fx.c, "device-reference", "x");
+    test_dm_assert_counts(r1, "detached", 0, 2);
+    g_autoptr(JsonNode) r2 = test_dm(fx.c, "device-dereference", "x");
+    g_autoptr(JsonNode) r3 = test_dm(fx.c, "device-dereference", "x");
+    g_autoptr(JsonNode) r4 = test_dm(fx.c, "device-dereference", "x");
     g_assert_cmpint(test_json_int(r2, "reference-count"), ==, 1);
     g_assert_cmpint(test_json_int(r3, "reference-count"), ==, 0);
     g_assert_cmpint(test_json_int(r4, "reference-count"), ==, 0);
-    g_autoptr(JsonNode) q = dev(fx.c, "query-device", "x");
-    assert_counts(q, "detached", 0, 0);
-    g_autoptr(JsonNode) r5 = dev(fx.c, "device-reference", "x");
+    g_autoptr(JsonNode) q = test_dm(fx.c, "query-device", "x");
+    test_dm_assert_counts(q, "detached", 0, 0);
+    g_autoptr(JsonNode) r5 = test_dm(fx.c, "device-reference", "x");
     g_assert_cmpint(test_json_int(r5, "reference-count"), ==, 1);
-    g_autoptr(JsonNode) rm = dev(fx.c, "device-remove", "x");
+    g_autoptr(JsonNode) rm = test_dm(fx.c, "device-remove", "x");
     g_assert_cmpint(test_json_int(rm, "reference-count"), ==, 0);
-    g_autofree char *e3 = dev_fails(fx.c, "query-device", "x");
+    g_autofree char *e3 = test_dm_fails(fx.c, "query-device", "x");
     g_assert_cmpstr(e3, ==, "DeviceNotFound: Device 'x' not found");
 
     /* generated ids: the lowest unused, skipping one a client chose */
@@ -726,7 +615,7 @@ static void test_counts_and_ids(void)
     g_assert_cmpstr(test_json_str(g0, "id"), ==, "dev0");
     g_assert_cmpstr(test_json_str(g1, "id"), ==, "dev1");
     g_assert_cmpstr(test_json_str(chosen, "id"), ==, "dev2");
-    g_autoptr(JsonNode) rm0 = dev(fx.c, "device-remove", "dev0");
+    g_autoptr(JsonNode) rm0 = test_dm(fx.c, "device-remove", "dev0");
     g_autoptr(JsonNode) g3 = dev_new(fx.c, "virtio-scsi", paths[3], NULL);
     g_autoptr(JsonNode) g4 = dev_new(fx.c, "virtio-scsi", paths[4], NULL);
     g_assert_cmpstr(test_json_str(g3, "id"), ==, "dev0");
@@ -764,8 +653,8 @@ static void test_counts_and_ids(void)
                        "\"virtio-blk\", \"path\": \"%s\", \"read-only\": true}}",
                        paths[1]);
     g_assert_nonnull(strstr(e7, "already exists for"));
-    g_autoptr(JsonNode) same = dev(fx.c, "query-device", "dev1");
-    assert_counts(same, "detached", 0, 1);
+    g_autoptr(JsonNode) same = test_dm(fx.c, "query-device", "dev1");
+    test_dm_assert_counts(same, "detached", 0, 1);
 
     /* a client plugs a device of its own under a manager device's id: the
      * attach fails in device_add (found crashing the proxy in review) */
@@ -775,10 +664,10 @@ static void test_counts_and_ids(void)
     g_autoptr(JsonNode) own = test_qmp_ok(fx.c, "{\"execute\": \"device_add\", \"arguments\": "
                                                 "{\"driver\": \"scsi-hd\", \"drive\": \"own\", "
                                                 "\"bus\": \"scsi0.0\", \"id\": \"dev2\"}}");
-    g_autofree char *e8 = dev_fails(fx.c, "device-attach", "dev2");
+    g_autofree char *e8 = test_dm_fails(fx.c, "device-attach", "dev2");
     g_assert_true(g_str_has_prefix(e8, "GenericError: device-attach dev2: device_add failed: "));
-    g_autoptr(JsonNode) still = dev(fx.c, "query-device", "dev2");
-    assert_counts(still, "detached", 0, 1);
+    g_autoptr(JsonNode) still = test_dm(fx.c, "query-device", "dev2");
+    test_dm_assert_counts(still, "detached", 0, 1);
 
     /* ids QEMU would take, and ones it would not */
     const char *const good[] = { "a", "A-b.c_9", "a23456789012345678901234" };
@@ -1127,15 +1016,15 @@ static void test_block_device(void)
     }
 
     /* a block device is opened with host_device */
-    g_autoptr(JsonNode) a = dev(fx.c, "device-attach", id);
+    g_autoptr(JsonNode) a = test_dm(fx.c, "device-attach", id);
     g_autofree char *node_name = g_strconcat("drive-", id, NULL);
     g_autoptr(JsonNode) node = qemu_node(fx.c, node_name);
     g_assert_nonnull(node);
     g_assert_cmpstr(test_json_str(node, "drv"), ==, "host_device");
     g_assert_cmpstr(test_json_str(node, "file"), ==, bdev);
     g_assert_true(test_json_bool(node, "ro"));
-    g_autoptr(JsonNode) d = dev(fx.c, "device-detach", id);
-    assert_gone_from_qemu(fx.c, id);
+    g_autoptr(JsonNode) d = test_dm(fx.c, "device-detach", id);
+    test_qemu_assert_gone(fx.c, id);
     fx_stop(&fx);
 }
 
@@ -1157,7 +1046,7 @@ static void test_pci_virtio_blk(void)
     g_autofree char *img_l = test_make_image(fx.dir, "locked.img");
     int lock_fd = hold_write_lock(img_l);
     g_autoptr(JsonNode) nl = dev_new(fx.c, "virtio-blk", img_l, ", \"id\": \"vlocked\"");
-    g_autofree char *e0 = dev_fails(fx.c, "device-attach", "vlocked");
+    g_autofree char *e0 = test_dm_fails(fx.c, "device-attach", "vlocked");
     g_assert_cmpstr(e0, ==,
                     "GenericError: device-attach vlocked: device_add failed: Failed to get shared "
                     "\"write\" lock");
@@ -1165,8 +1054,8 @@ static void test_pci_virtio_blk(void)
     close(lock_fd);
 
     /* the first root port's slot, then the second's; vda, vdb */
-    g_autoptr(JsonNode) a = dev(fx.c, "device-attach", "vd0");
-    g_autoptr(JsonNode) a2 = dev(fx.c, "device-attach", "vd1");
+    g_autoptr(JsonNode) a = test_dm(fx.c, "device-attach", "vd0");
+    g_autoptr(JsonNode) a2 = test_dm(fx.c, "device-attach", "vd1");
     g_assert_cmpstr(test_json_str(a, "bus"), ==, "rp1");
     g_assert_cmpint(test_json_int(a, "pci-slot"), ==, 0);
     g_assert_cmpstr(test_json_str(a, "drive-name"), ==, "vda");
@@ -1180,27 +1069,27 @@ static void test_pci_virtio_blk(void)
     g_assert_cmpstr(test_json_str(a2, "pci-path"), ==, path2);
     g_autofree char *bus = qom_bus(fx.c, "vd0");
     g_assert_cmpstr(bus, ==, "rp1");
-    g_assert_cmpint(qom_int(fx.c, "vd0", "addr"), ==, 0);
-    g_autofree char *drive = qom_str(fx.c, "vd0", "drive");
+    g_assert_cmpint(test_qom_int(fx.c, "vd0", "addr"), ==, 0);
+    g_autofree char *drive = test_qom_str(fx.c, "vd0", "drive");
     g_assert_cmpstr(drive, ==, "drive-vd0");
 
     /* no guest acknowledges the unplug: the detach gives up, the device
      * stays unplugging, its back end stays */
-    g_autofree char *e = dev_fails(fx.c, "device-detach", "vd0");
+    g_autofree char *e = test_dm_fails(fx.c, "device-detach", "vd0");
     g_assert_true(g_str_has_prefix(e, "GenericError: "));
     g_assert_nonnull(strstr(e, "did not release"));
-    g_autoptr(JsonNode) q = dev(fx.c, "query-device", "vd0");
+    g_autoptr(JsonNode) q = test_dm(fx.c, "query-device", "vd0");
     g_assert_cmpstr(test_json_str(q, "state"), ==, "unplugging");
-    g_assert_true(has_device(fx.c, "vd0"));
-    g_assert_true(has_node(fx.c, "drive-vd0"));
+    g_assert_true(test_qemu_has_device(fx.c, "vd0"));
+    g_assert_true(test_qemu_has_node(fx.c, "drive-vd0"));
     /* a later detach waits again, and again in vain */
-    g_autofree char *e2 = dev_fails(fx.c, "device-detach", "vd0");
+    g_autofree char *e2 = test_dm_fails(fx.c, "device-detach", "vd0");
     g_assert_nonnull(strstr(e2, "did not release"));
-    g_autoptr(JsonNode) q2 = dev(fx.c, "query-device", "vd0");
+    g_autoptr(JsonNode) q2 = test_dm(fx.c, "query-device", "vd0");
     g_assert_cmpstr(test_json_str(q2, "state"), ==, "unplugging");
     /* the other device was not held up */
-    g_autoptr(JsonNode) q3 = dev(fx.c, "query-device", "vd1");
-    assert_counts(q3, "attached", 1, 1);
+    g_autoptr(JsonNode) q3 = test_dm(fx.c, "query-device", "vd1");
+    test_dm_assert_counts(q3, "attached", 1, 1);
     fx_stop(&fx);
 }
 
@@ -1266,7 +1155,7 @@ static void test_vhost_user_blk(void)
     /* no back end there: chardev-add fails, the slot it had is free */
     g_autofree char *nosock = g_build_filename(fx.dir, "nosuch.sock", NULL);
     g_autoptr(JsonNode) nm = dev_new(fx.c, "vhost-user-blk", nosock, ", \"id\": \"vmiss\"");
-    g_autofree char *e1 = dev_fails(fx.c, "device-attach", "vmiss");
+    g_autofree char *e1 = test_dm_fails(fx.c, "device-attach", "vmiss");
     g_autofree char *want1 =
         g_strdup_printf("GenericError: device-attach vmiss: chardev-add failed: Failed to add "
                         "chardev 'char-vmiss': Failed to connect to '%s': No such file or "
@@ -1279,27 +1168,27 @@ static void test_vhost_user_blk(void)
     /* device_add refused after chardev-add: the chardev goes again */
     g_autoptr(JsonNode) nb =
         dev_new(fx.c, "vhost-user-blk", sock, ", \"id\": \"vbad\", \"bus\": \"nosuch\"");
-    g_autofree char *e2 = dev_fails(fx.c, "device-attach", "vbad");
+    g_autofree char *e2 = test_dm_fails(fx.c, "device-attach", "vbad");
     g_assert_cmpstr(e2, ==,
                     "GenericError: device-attach vbad: device_add failed: Bus 'nosuch' not found");
     g_assert_false(has_chardev(fx.c, "char-vbad"));
     assert_detached_clean(fx.c, "vbad");
-    g_autoptr(JsonNode) rb = dev(fx.c, "device-remove", "vbad");
+    g_autoptr(JsonNode) rb = test_dm(fx.c, "device-remove", "vbad");
     g_assert_cmpint(test_json_int(rb, "reference-count"), ==, 0);
 
     /* the real thing: a chardev to the daemon, the device on rp1 */
     g_autoptr(JsonNode) n = dev_new(fx.c, "vhost-user-blk", sock, ", \"id\": \"vu0\"");
     g_assert_cmpstr(test_json_str(n, "driver"), ==, "vhost-user-blk-pci");
     g_assert_cmpstr(test_json_str(n, "kind"), ==, "vhost-user-blk");
-    g_autoptr(JsonNode) a = dev(fx.c, "device-attach", "vu0");
-    assert_counts(a, "attached", 1, 1);
+    g_autoptr(JsonNode) a = test_dm(fx.c, "device-attach", "vu0");
+    test_dm_assert_counts(a, "attached", 1, 1);
     g_assert_cmpstr(test_json_str(a, "chardev"), ==, "char-vu0");
     g_assert_cmpstr(test_json_str(a, "bus"), ==, "rp1");
     g_assert_cmpint(test_json_int(a, "pci-slot"), ==, 0);
     g_autofree char *path1 = pci_path_behind(fx.c, "rp1");
     g_assert_cmpstr(test_json_str(a, "pci-path"), ==, path1);
     g_assert_true(has_chardev(fx.c, "char-vu0"));
-    g_autofree char *chardev = qom_str(fx.c, "vu0", "chardev");
+    g_autofree char *chardev = test_qom_str(fx.c, "vu0", "chardev");
     g_assert_cmpstr(chardev, ==, "char-vu0");
     g_autofree char *bus = qom_bus(fx.c, "vu0");
     g_assert_cmpstr(bus, ==, "rp1");
@@ -1514,8 +1403,8 @@ static void test_vfio_pci(void)
     g_assert_cmpstr(test_json_str(n, "driver"), ==, "vfio-pci");
     g_assert_cmpstr(test_json_str(n, "kind"), ==, "vfio-pci");
 
-    g_autoptr(JsonNode) a = dev(c, "device-attach", "gpu");
-    assert_counts(a, "attached", 1, 1);
+    g_autoptr(JsonNode) a = test_dm(c, "device-attach", "gpu");
+    test_dm_assert_counts(a, "attached", 1, 1);
     g_assert_cmpstr(test_json_str(a, "bus"), ==, "rp1");
     g_assert_cmpint(test_json_int(a, "pci-slot"), ==, 0);
     g_assert_cmpstr(test_json_str(a, "pci-path"), ==, "02/00");
@@ -1532,8 +1421,8 @@ static void test_vfio_pci(void)
     g_assert_false(json_object_has_member(args, "chardev"));
 
     /* the fake answers device_del with DEVICE_DELETED, as a guest would */
-    g_autoptr(JsonNode) d = dev(c, "device-detach", "gpu");
-    assert_counts(d, "detached", 0, 1);
+    g_autoptr(JsonNode) d = test_dm(c, "device-detach", "gpu");
+    test_dm_assert_counts(d, "detached", 0, 1);
     g_autoptr(GPtrArray) dels = fake_got(fake, "device_del");
     g_assert_cmpuint(dels->len, ==, 1);
 
@@ -1541,13 +1430,13 @@ static void test_vfio_pci(void)
     g_mutex_lock(&fake->lock);
     fake->device_add_error = g_strdup("vfio 0000:01:00.0: group 1 is not viable");
     g_mutex_unlock(&fake->lock);
-    g_autofree char *e = dev_fails(c, "device-attach", "gpu");
+    g_autofree char *e = test_dm_fails(c, "device-attach", "gpu");
     g_assert_cmpstr(e, ==,
                     "GenericError: device-attach gpu: device_add failed: vfio 0000:01:00.0: group "
                     "1 is not viable");
-    g_autoptr(JsonNode) q = dev(c, "query-device", "gpu");
-    assert_counts(q, "detached", 0, 1);
-    assert_no_address(q);
+    g_autoptr(JsonNode) q = test_dm(c, "query-device", "gpu");
+    test_dm_assert_counts(q, "detached", 0, 1);
+    test_dm_assert_no_address(q);
     /* no back end for vfio: nothing to add or to take back */
     g_autoptr(GPtrArray) bds = fake_got(fake, "blockdev-add");
     g_autoptr(GPtrArray) chs = fake_got(fake, "chardev-add");
@@ -1595,8 +1484,8 @@ static void test_client_gone(void)
     test_client_free(x);
     fake_set(fake, &fake->hold, FALSE);
     /* the attach went on without it; a query waits behind it */
-    g_autoptr(JsonNode) q = dev(c, "query-device", "gpu");
-    assert_counts(q, "attached", 1, 1);
+    g_autoptr(JsonNode) q = test_dm(c, "query-device", "gpu");
+    test_dm_assert_counts(q, "attached", 1, 1);
 
     /* one gone while its detach waits for an unplug that never ends */
     fake_set(fake, &fake->deaf, TRUE);
@@ -1605,9 +1494,9 @@ static void test_client_gone(void)
     fake_wait_for(fake, "device_del", 1);
     test_client_free(y);
     /* after its time-out, the next detach waits again, in vain */
-    g_autofree char *e = dev_fails(c, "device-detach", "gpu");
+    g_autofree char *e = test_dm_fails(c, "device-detach", "gpu");
     g_assert_nonnull(strstr(e, "did not release"));
-    g_autoptr(JsonNode) q2 = dev(c, "query-device", "gpu");
+    g_autoptr(JsonNode) q2 = test_dm(c, "query-device", "gpu");
     g_assert_cmpstr(test_json_str(q2, "state"), ==, "unplugging");
     g_autoptr(GPtrArray) dels = fake_got(fake, "device_del");
     g_assert_cmpuint(dels->len, ==, 1);

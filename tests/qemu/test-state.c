@@ -62,40 +62,6 @@ static char *dev_new_fails(TestClient *c, const char *path, const char *id)
                           path, id);
 }
 
-/* @op (device-attach, query-device, ...) on device @id. */
-static JsonNode *dev(TestClient *c, const char *op, const char *id)
-{
-    return test_qmp_ok(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op, id);
-}
-
-static char *dev_fails(TestClient *c, const char *op, const char *id)
-{
-    return test_qmp_fails(c, "{\"execute\": \"" DM "%s\", \"arguments\": {\"id\": \"%s\"}}", op,
-                          id);
-}
-
-static void assert_counts(JsonNode *info, const char *state, gint64 attach_count,
-                          gint64 reference_count)
-{
-    g_assert_cmpstr(test_json_str(info, "state"), ==, state);
-    g_assert_cmpint(test_json_int(info, "attach-count"), ==, attach_count);
-    g_assert_cmpint(test_json_int(info, "reference-count"), ==, reference_count);
-}
-
-/* Address fields exist only while QEMU has the device. */
-static void assert_no_address(JsonNode *info)
-{
-    const char *const fields[] = {
-        "index", "scsi-id", "lun", "pci-slot", "pci-path", "drive-name"
-    };
-
-    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
-        if (test_json_has(info, fields[i])) {
-            g_error("%s of a detached device: %s", fields[i], json_to_string(info, FALSE));
-        }
-    }
-}
-
 /* The devices made with device-new (those with a "kind"), by id. */
 static GHashTable *managed_devices(TestClient *c)
 {
@@ -133,74 +99,6 @@ static JsonNode *listed_device(TestClient *c, const char *id)
 
 /* ---- what QEMU has ---- */
 
-/* The devices under /machine/peripheral, as a set of ids. */
-static GHashTable *qemu_devices(TestClient *c)
-{
-    g_autoptr(JsonNode) list =
-        test_qmp_ok(c, "{\"execute\": \"qom-list\", \"arguments\": {\"path\": "
-                       "\"/machine/peripheral\"}}");
-    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    JsonArray *a = json_node_get_array(list);
-
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        JsonObject *o = json_array_get_object_element(a, i);
-
-        if (g_str_has_prefix(json_object_get_string_member(o, "type"), "child<")) {
-            g_hash_table_add(set, g_strdup(json_object_get_string_member(o, "name")));
-        }
-    }
-    return set;
-}
-
-static gboolean has_device(TestClient *c, const char *id)
-{
-    g_autoptr(GHashTable) set = qemu_devices(c);
-
-    return g_hash_table_contains(set, id);
-}
-
-static GHashTable *qemu_nodes(TestClient *c)
-{
-    g_autoptr(JsonNode) list = test_qmp_ok(c, "{\"execute\": \"query-named-block-nodes\"}");
-    GHashTable *set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    JsonArray *a = json_node_get_array(list);
-
-    for (guint i = 0; i < json_array_get_length(a); i++) {
-        g_hash_table_add(set, g_strdup(test_json_str(json_array_get_element(a, i), "node-name")));
-    }
-    return set;
-}
-
-static gboolean has_node(TestClient *c, const char *name)
-{
-    g_autoptr(GHashTable) set = qemu_nodes(c);
-
-    return g_hash_table_contains(set, name);
-}
-
-static JsonNode *qom_get(TestClient *c, const char *id, const char *property)
-{
-    return test_qmp_ok(
-        c,
-        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/machine/peripheral/%s\", "
-        "\"property\": \"%s\"}}",
-        id, property);
-}
-
-static gint64 qom_int(TestClient *c, const char *id, const char *property)
-{
-    g_autoptr(JsonNode) n = qom_get(c, id, property);
-
-    return json_node_get_int(n);
-}
-
-static char *qom_str(TestClient *c, const char *id, const char *property)
-{
-    g_autoptr(JsonNode) n = qom_get(c, id, property);
-
-    return g_strdup(json_node_get_string(n));
-}
-
 /* The SCSI address in @info is the one QEMU has; the node is there. */
 static void assert_scsi_in_qemu(TestClient *c, JsonNode *info)
 {
@@ -211,20 +109,11 @@ static void assert_scsi_in_qemu(TestClient *c, JsonNode *info)
     g_assert_cmpstr(test_json_str(info, "node-name"), ==, node);
     g_assert_cmpint(test_json_int(info, "scsi-id"), ==, test_json_int(info, "index") / 256);
     g_assert_cmpint(test_json_int(info, "lun"), ==, test_json_int(info, "index") % 256);
-    g_assert_cmpint(qom_int(c, id, "scsi-id"), ==, test_json_int(info, "scsi-id"));
-    g_assert_cmpint(qom_int(c, id, "lun"), ==, test_json_int(info, "lun"));
-    g_autofree char *drive = qom_str(c, id, "drive");
+    g_assert_cmpint(test_qom_int(c, id, "scsi-id"), ==, test_json_int(info, "scsi-id"));
+    g_assert_cmpint(test_qom_int(c, id, "lun"), ==, test_json_int(info, "lun"));
+    g_autofree char *drive = test_qom_str(c, id, "drive");
     g_assert_cmpstr(drive, ==, node);
-    g_assert_true(has_node(c, node));
-}
-
-/* Neither the device nor its node is left in QEMU. */
-static void assert_gone_from_qemu(TestClient *c, const char *id)
-{
-    g_autofree char *node = g_strconcat("drive-", id, NULL);
-
-    g_assert_false(has_device(c, id));
-    g_assert_false(has_node(c, node));
+    g_assert_true(test_qemu_has_node(c, node));
 }
 
 /* ---- fixture: QEMU with a virtio-scsi controller, a proxy with --state ---- */
@@ -427,20 +316,20 @@ static void test_restart_keeps_table(void)
                                  img, ids[i])
                    : dev_new(st.c, img, ids[i]);
         if (i < 4) {
-            g_autoptr(JsonNode) a = dev(st.c, "device-attach", ids[i]);
+            g_autoptr(JsonNode) a = test_dm(st.c, "device-attach", ids[i]);
             g_assert_cmpint(test_json_int(a, "index"), ==, i);
         }
     }
     /* counts that are not 0 or 1, a device never attached, a hole at 2 */
-    g_autoptr(JsonNode) a1 = dev(st.c, "device-attach", "r1");
-    assert_counts(a1, "attached", 2, 1);
-    g_autoptr(JsonNode) ref0 = dev(st.c, "device-reference", "r0");
-    assert_counts(ref0, "attached", 1, 2);
-    g_autoptr(JsonNode) ref4 = dev(st.c, "device-reference", "r4");
-    assert_counts(ref4, "detached", 0, 2);
-    g_autoptr(JsonNode) d2 = dev(st.c, "device-detach", "r2");
-    assert_counts(d2, "detached", 0, 1);
-    assert_gone_from_qemu(st.c, "r2");
+    g_autoptr(JsonNode) a1 = test_dm(st.c, "device-attach", "r1");
+    test_dm_assert_counts(a1, "attached", 2, 1);
+    g_autoptr(JsonNode) ref0 = test_dm(st.c, "device-reference", "r0");
+    test_dm_assert_counts(ref0, "attached", 1, 2);
+    g_autoptr(JsonNode) ref4 = test_dm(st.c, "device-reference", "r4");
+    test_dm_assert_counts(ref4, "detached", 0, 2);
+    g_autoptr(JsonNode) d2 = test_dm(st.c, "device-detach", "r2");
+    test_dm_assert_counts(d2, "detached", 0, 1);
+    test_qemu_assert_gone(st.c, "r2");
     g_autoptr(GHashTable) before = managed_devices(st.c);
     g_assert_cmpuint(g_hash_table_size(before), ==, G_N_ELEMENTS(ids));
     assert_file_matches(st.c, st.state);
@@ -466,8 +355,8 @@ static void test_restart_keeps_table(void)
             if (g_strcmp0(test_json_str(now, "state"), "attached") == 0) {
                 assert_scsi_in_qemu(st.c, now);
             } else {
-                assert_no_address(now);
-                assert_gone_from_qemu(st.c, id);
+                test_dm_assert_no_address(now);
+                test_qemu_assert_gone(st.c, id);
             }
         }
     }
@@ -476,20 +365,20 @@ static void test_restart_keeps_table(void)
     g_autofree char *img5 = test_make_image(st.dir, "r5.img");
     g_autofree char *img6 = test_make_image(st.dir, "r6.img");
     g_autoptr(JsonNode) n5 = dev_new(st.c, img5, "r5");
-    g_autoptr(JsonNode) a5 = dev(st.c, "device-attach", "r5");
+    g_autoptr(JsonNode) a5 = test_dm(st.c, "device-attach", "r5");
     g_assert_cmpint(test_json_int(a5, "index"), ==, 2);
     assert_scsi_in_qemu(st.c, a5);
     g_autoptr(JsonNode) n6 = dev_new(st.c, img6, "r6");
-    g_autoptr(JsonNode) a6 = dev(st.c, "device-attach", "r6");
+    g_autoptr(JsonNode) a6 = test_dm(st.c, "device-attach", "r6");
     g_assert_cmpint(test_json_int(a6, "index"), ==, 4);
     assert_scsi_in_qemu(st.c, a6);
     /* and the restored counts work as counts */
-    g_autoptr(JsonNode) d1 = dev(st.c, "device-detach", "r1");
-    assert_counts(d1, "attached", 1, 1);
-    g_autoptr(JsonNode) d1b = dev(st.c, "device-detach", "r1");
-    assert_counts(d1b, "detached", 0, 1);
-    assert_gone_from_qemu(st.c, "r1");
-    g_autoptr(JsonNode) rm4 = dev(st.c, "device-remove", "r4");
+    g_autoptr(JsonNode) d1 = test_dm(st.c, "device-detach", "r1");
+    test_dm_assert_counts(d1, "attached", 1, 1);
+    g_autoptr(JsonNode) d1b = test_dm(st.c, "device-detach", "r1");
+    test_dm_assert_counts(d1b, "detached", 0, 1);
+    test_qemu_assert_gone(st.c, "r1");
+    g_autoptr(JsonNode) rm4 = test_dm(st.c, "device-remove", "r4");
     g_assert_cmpint(test_json_int(rm4, "reference-count"), ==, 1);
     assert_file_matches(st.c, st.state);
     st_stop(&st);
@@ -507,7 +396,7 @@ static void test_stop_after_answer(void)
         g_autofree char *name = g_strdup_printf("t%d.img", round);
         g_autofree char *img = test_make_image(st.dir, name);
         g_autoptr(JsonNode) n = dev_new(st.c, img, id);
-        g_autoptr(JsonNode) a = dev(st.c, "device-attach", id);
+        g_autoptr(JsonNode) a = test_dm(st.c, "device-attach", id);
 
         st_proxy_stop(&st);
         g_autoptr(GPtrArray) temps = names_in(st.dir, ".state.json");
@@ -686,8 +575,8 @@ static GHashTable *settled_devices(TestClient *c)
  * way; @fail collects what is wrong. Returns the lowest free SCSI index. */
 static gint64 check_consistent(TestClient *c, GHashTable *managed, GString *fail)
 {
-    g_autoptr(GHashTable) devices = qemu_devices(c);
-    g_autoptr(GHashTable) nodes = qemu_nodes(c);
+    g_autoptr(GHashTable) devices = test_qemu_devices(c);
+    g_autoptr(GHashTable) nodes = test_qemu_nodes(c);
     g_autoptr(GHashTable) used = g_hash_table_new(g_int64_hash, g_int64_equal);
     g_autoptr(GPtrArray) indexes = g_ptr_array_new_with_free_func(g_free);
     GHashTableIter iter;
@@ -718,7 +607,7 @@ static gint64 check_consistent(TestClient *c, GHashTable *managed, GString *fail
             continue;
         }
         attached++;
-        gint64 sid = qom_int(c, id, "scsi-id"), lun = qom_int(c, id, "lun");
+        gint64 sid = test_qom_int(c, id, "scsi-id"), lun = test_qom_int(c, id, "lun");
         if (sid != test_json_int(info, "scsi-id") || lun != test_json_int(info, "lun") ||
             test_json_int(info, "index") != sid * 256 + lun) {
             g_string_append_printf(fail,
@@ -799,8 +688,8 @@ static void storm_clean(TestClient *c, GHashTable *managed)
     }
     g_autoptr(GHashTable) left = managed_devices(c);
     g_assert_cmpuint(g_hash_table_size(left), ==, 0);
-    g_autoptr(GHashTable) devices = qemu_devices(c);
-    g_autoptr(GHashTable) nodes = qemu_nodes(c);
+    g_autoptr(GHashTable) devices = test_qemu_devices(c);
+    g_autoptr(GHashTable) nodes = test_qemu_nodes(c);
     g_assert_cmpuint(g_hash_table_size(devices), ==, 1);
     g_assert_cmpuint(g_hash_table_size(nodes), ==, 0);
 }
@@ -932,7 +821,7 @@ static void test_kill_storm(void)
         g_autofree char *probe_img = test_make_image(st.dir, probe_name);
         g_autofree char *probe = g_strdup_printf("probe%d", round);
         g_autoptr(JsonNode) pn = dev_new(st.c, probe_img, probe);
-        g_autoptr(JsonNode) pa = dev(st.c, "device-attach", probe);
+        g_autoptr(JsonNode) pa = test_dm(st.c, "device-attach", probe);
         g_assert_cmpint(test_json_int(pa, "index"), ==, lowest);
         assert_scsi_in_qemu(st.c, pa);
 
@@ -973,15 +862,15 @@ static void test_kill_mid_unplug(void)
     g_autofree char *img = test_make_image(st.dir, "u.img");
     g_autoptr(JsonNode) n = dev_new(st.c, img, "u");
     for (int round = 0; round < 5; round++) {
-        g_autoptr(JsonNode) a = dev(st.c, "device-attach", "u");
+        g_autoptr(JsonNode) a = test_dm(st.c, "device-attach", "u");
         g_assert_cmpint(test_json_int(a, "index"), ==, 0);
         TestClient *watch = client_new(&st);
         test_client_send(st.c, "{\"execute\": \"" DM "device-detach\", \"arguments\": "
                                "{\"id\": \"u\"}}");
-        for (int tries = 0; has_device(watch, "u"); tries++) {
+        for (int tries = 0; test_qemu_has_device(watch, "u"); tries++) {
             g_assert_cmpint(tries, <, 10000);
         }
-        gboolean node_left = has_node(watch, "drive-u");
+        gboolean node_left = test_qemu_has_node(watch, "drive-u");
         test_client_free(watch);
         g_autofree char *old_log = st_proxy_kill(&st);
         hit += node_left;
@@ -1005,9 +894,9 @@ static void test_kill_mid_unplug(void)
             g_error("round %d:\n%s\nthe killed proxy's log:\n%s\nthe new one's:\n%s", round,
                     fail->str, old_log, log);
         }
-        g_autoptr(JsonNode) q = dev(st.c, "query-device", "u");
-        assert_counts(q, "detached", 0, 1);
-        assert_gone_from_qemu(st.c, "u");
+        g_autoptr(JsonNode) q = test_dm(st.c, "query-device", "u");
+        test_dm_assert_counts(q, "detached", 0, 1);
+        test_qemu_assert_gone(st.c, "u");
     }
     /* the kill did come while QEMU still held the node, at least once */
     g_test_message("%u of 5 kills while QEMU still held the node", hit);
@@ -1046,10 +935,10 @@ static void test_new_behind_remove(void)
                 g_error("%s, command %d: %s", id, k, r);
             }
         }
-        g_autoptr(JsonNode) q = dev(st.c, "query-device", id);
-        assert_counts(q, "detached", 0, 1);
+        g_autoptr(JsonNode) q = test_dm(st.c, "query-device", id);
+        test_dm_assert_counts(q, "detached", 0, 1);
         g_assert_cmpstr(test_json_str(q, "path"), ==, second[i]);
-        g_autoptr(JsonNode) rm = dev(st.c, "device-remove", id);
+        g_autoptr(JsonNode) rm = test_dm(st.c, "device-remove", id);
     }
     st_stop(&st);
 }
@@ -1070,7 +959,7 @@ static void test_bad_files(void)
     st_start(&st, NULL);
     g_autofree char *img = test_make_image(st.dir, "keep.img");
     g_autoptr(JsonNode) n = dev_new(st.c, img, "keep");
-    g_autoptr(JsonNode) a = dev(st.c, "device-attach", "keep");
+    g_autoptr(JsonNode) a = test_dm(st.c, "device-attach", "keep");
     g_assert_cmpint(test_json_int(a, "index"), ==, 0);
     st_proxy_stop(&st);
     g_autofree char *valid = read_file(st.state);
@@ -1158,11 +1047,11 @@ static void test_bad_files(void)
      * what was wrong, not for the shape of the test's records */
     write_file(st.state, REC("\"virtio-scsi\"", ""), -1);
     st_proxy_start(&st);
-    g_autoptr(JsonNode) x = dev(st.c, "query-device", "x");
-    assert_counts(x, "detached", 0, 1);
+    g_autoptr(JsonNode) x = test_dm(st.c, "query-device", "x");
+    test_dm_assert_counts(x, "detached", 0, 1);
     g_assert_cmpstr(test_json_str(x, "path"), ==, "/p");
     /* the device QEMU has, unknown to this table, keeps its address */
-    g_assert_true(has_device(st.c, "keep"));
+    g_assert_true(test_qemu_has_device(st.c, "keep"));
     st_proxy_stop(&st);
 
     /* --state-reset: the truncated file goes aside, the table is rebuilt
@@ -1194,7 +1083,7 @@ static void test_bad_files(void)
     g_autoptr(JsonNode) n2 = dev_new(st.c, img2, "fresh");
     g_autoptr(JsonNode) root = load_state(st.state);
     assert_file_matches(st.c, st.state);
-    g_autoptr(JsonNode) a2 = dev(st.c, "device-attach", "fresh");
+    g_autoptr(JsonNode) a2 = test_dm(st.c, "device-attach", "fresh");
     g_assert_cmpint(test_json_int(a2, "index"), ==, 1);
     assert_scsi_in_qemu(st.c, a2);
     assert_file_matches(st.c, st.state);
@@ -1203,8 +1092,8 @@ static void test_bad_files(void)
     st_proxy_start(&st);
     g_autoptr(GPtrArray) aside2 = names_in(st.dir, "state.json.bad-");
     g_assert_cmpuint(aside2->len, ==, 1);
-    g_autoptr(JsonNode) q2 = dev(st.c, "query-device", "fresh");
-    assert_counts(q2, "attached", 1, 1);
+    g_autoptr(JsonNode) q2 = test_dm(st.c, "query-device", "fresh");
+    test_dm_assert_counts(q2, "attached", 1, 1);
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_free(bad[i].text);
     }
@@ -1318,7 +1207,7 @@ static void test_full_disk(void)
     g_autoptr(GHashTable) managed = managed_devices(st.c);
     g_assert_cmpuint(g_hash_table_size(managed), ==, 1);
     g_assert_true(g_hash_table_contains(managed, "keep"));
-    g_autofree char *e1q = dev_fails(st.c, "query-device", "extra");
+    g_autofree char *e1q = test_dm_fails(st.c, "query-device", "extra");
     g_assert_cmpstr(e1q, ==, "DeviceNotFound: Device 'extra' not found");
     assert_unchanged(state, saved, small);
 
@@ -1335,30 +1224,30 @@ static void test_full_disk(void)
     g_autoptr(JsonNode) e2b = test_qmp_reply("device-attach extra2", r2, FALSE);
     g_assert_nonnull(strstr(json_node_get_string(e2a), "cannot save the device table"));
     g_assert_cmpstr(json_node_get_string(e2b), ==, "DeviceNotFound: Device 'extra2' not found");
-    assert_gone_from_qemu(st.c, "extra2");
+    test_qemu_assert_gone(st.c, "extra2");
 
     /* an attach that cannot be saved sends nothing to QEMU */
-    g_autofree char *e3 = dev_fails(st.c, "device-attach", "keep");
+    g_autofree char *e3 = test_dm_fails(st.c, "device-attach", "keep");
     if (!g_str_has_prefix(e3, "GenericError: ") || !strstr(e3, "cannot save the device table")) {
         g_error("device-attach on a full disk: %s", e3);
     }
-    g_autoptr(JsonNode) q = dev(st.c, "query-device", "keep");
-    assert_counts(q, "detached", 0, 1);
-    assert_no_address(q);
-    assert_gone_from_qemu(st.c, "keep");
+    g_autoptr(JsonNode) q = test_dm(st.c, "query-device", "keep");
+    test_dm_assert_counts(q, "detached", 0, 1);
+    test_dm_assert_no_address(q);
+    test_qemu_assert_gone(st.c, "keep");
     /* nor does a change of counts stick */
-    g_autofree char *e4 = dev_fails(st.c, "device-reference", "keep");
+    g_autofree char *e4 = test_dm_fails(st.c, "device-reference", "keep");
     g_assert_nonnull(strstr(e4, "cannot save the device table"));
-    g_autoptr(JsonNode) q2 = dev(st.c, "query-device", "keep");
-    assert_counts(q2, "detached", 0, 1);
+    g_autoptr(JsonNode) q2 = test_dm(st.c, "query-device", "keep");
+    test_dm_assert_counts(q2, "detached", 0, 1);
     assert_unchanged(state, saved, small);
 
     /* room again: the same operations go through, and the file says so */
     g_assert_cmpint(g_unlink(filler), ==, 0);
     g_autoptr(JsonNode) n2 = dev_new(st.c, img2, "extra");
-    assert_counts(n2, "detached", 0, 1);
-    g_autoptr(JsonNode) a = dev(st.c, "device-attach", "keep");
-    assert_counts(a, "attached", 1, 1);
+    test_dm_assert_counts(n2, "detached", 0, 1);
+    g_autoptr(JsonNode) a = test_dm(st.c, "device-attach", "keep");
+    test_dm_assert_counts(a, "attached", 1, 1);
     g_assert_cmpint(test_json_int(a, "index"), ==, 0);
     assert_scsi_in_qemu(st.c, a);
     assert_file_matches(st.c, state);
@@ -1366,16 +1255,16 @@ static void test_full_disk(void)
 
     /* a detach that cannot be saved leaves the device plugged */
     g_autofree char *filler2 = fill_up(small);
-    g_autofree char *e5 = dev_fails(st.c, "device-detach", "keep");
+    g_autofree char *e5 = test_dm_fails(st.c, "device-detach", "keep");
     g_assert_nonnull(strstr(e5, "cannot save the device table"));
-    g_autoptr(JsonNode) q3 = dev(st.c, "query-device", "keep");
-    assert_counts(q3, "attached", 1, 1);
+    g_autoptr(JsonNode) q3 = test_dm(st.c, "query-device", "keep");
+    test_dm_assert_counts(q3, "attached", 1, 1);
     assert_scsi_in_qemu(st.c, q3);
     assert_unchanged(state, saved2, small);
     g_assert_cmpint(g_unlink(filler2), ==, 0);
-    g_autoptr(JsonNode) d = dev(st.c, "device-detach", "keep");
-    assert_counts(d, "detached", 0, 1);
-    assert_gone_from_qemu(st.c, "keep");
+    g_autoptr(JsonNode) d = test_dm(st.c, "device-detach", "keep");
+    test_dm_assert_counts(d, "detached", 0, 1);
+    test_qemu_assert_gone(st.c, "keep");
     assert_file_matches(st.c, state);
 
     /* what the file says is what a new proxy finds */
@@ -1434,18 +1323,18 @@ static void test_full_disk_virtio_blk(void)
     g_autofree char *saved = read_file(st.state);
 
     g_autofree char *filler = fill_up(small);
-    g_autofree char *e = dev_fails(st.c, "device-attach", "vb");
+    g_autofree char *e = test_dm_fails(st.c, "device-attach", "vb");
     if (!g_str_has_prefix(e, "GenericError: ") || !strstr(e, "cannot save the device table")) {
         g_error("virtio-blk attach on a full disk: %s", e);
     }
-    g_autoptr(JsonNode) q = dev(st.c, "query-device", "vb");
-    assert_counts(q, "detached", 0, 1);
-    assert_gone_from_qemu(st.c, "vb");
+    g_autoptr(JsonNode) q = test_dm(st.c, "query-device", "vb");
+    test_dm_assert_counts(q, "detached", 0, 1);
+    test_qemu_assert_gone(st.c, "vb");
     assert_unchanged(st.state, saved, small);
 
     /* room again: it gets the first name */
     g_assert_cmpint(g_unlink(filler), ==, 0);
-    g_autoptr(JsonNode) a = dev(st.c, "device-attach", "vb");
+    g_autoptr(JsonNode) a = test_dm(st.c, "device-attach", "vb");
     g_assert_cmpstr(test_json_str(a, "drive-name"), ==, "vda");
     assert_file_matches(st.c, st.state);
     st_stop(&st);
@@ -1515,9 +1404,9 @@ static void test_socket_activation(void)
     TestClient *c = test_client_connect(sock);
     g_free(test_client_handshake(c, NULL));
     g_autoptr(JsonNode) n = dev_new(c, img, "act");
-    g_autoptr(JsonNode) a = dev(c, "device-attach", "act");
-    assert_counts(a, "attached", 1, 1);
-    g_autoptr(JsonNode) before = dev(c, "query-device", "act");
+    g_autoptr(JsonNode) a = test_dm(c, "device-attach", "act");
+    test_dm_assert_counts(a, "attached", 1, 1);
+    g_autoptr(JsonNode) before = test_dm(c, "query-device", "act");
     /* the proxy logs where it serves: the path of the socket it was given */
     g_autofree char *text = test_proxy_log(p);
     g_assert_nonnull(strstr(text, sock));
@@ -1543,20 +1432,20 @@ static void test_socket_activation(void)
         g_assert_nonnull(c);
         p = activated_start(qemu->qmp, fd, sock, log, state);
         g_free(test_client_handshake(c, NULL));
-        g_autoptr(JsonNode) after = dev(c, "query-device", "act");
+        g_autoptr(JsonNode) after = test_dm(c, "query-device", "act");
         if (!json_node_equal(before, after)) {
             g_error("round %d: %s became %s", round, json_to_string(before, FALSE),
                     json_to_string(after, FALSE));
         }
         assert_scsi_in_qemu(c, after);
         /* and it works as before */
-        g_autoptr(JsonNode) r = dev(c, "device-reference", "act");
-        g_autoptr(JsonNode) dr = dev(c, "device-dereference", "act");
-        assert_counts(dr, "attached", 1, 1);
+        g_autoptr(JsonNode) r = test_dm(c, "device-reference", "act");
+        g_autoptr(JsonNode) dr = test_dm(c, "device-dereference", "act");
+        test_dm_assert_counts(dr, "attached", 1, 1);
     }
-    g_autoptr(JsonNode) d = dev(c, "device-detach", "act");
-    assert_counts(d, "detached", 0, 1);
-    assert_gone_from_qemu(c, "act");
+    g_autoptr(JsonNode) d = test_dm(c, "device-detach", "act");
+    test_dm_assert_counts(d, "detached", 0, 1);
+    test_qemu_assert_gone(c, "act");
     test_client_free(c);
     test_proxy_free(p);
     g_assert_true(g_file_test(sock, G_FILE_TEST_EXISTS));
@@ -1667,7 +1556,7 @@ static void test_drive_names_survive(void)
             "\"path\": \"%s\", \"id\": \"%s\"}}",
             img, id);
         g_autofree char *made = test_client_cmd(st.c, new_cmd);
-        g_autoptr(JsonNode) a = dev(st.c, "device-attach", id);
+        g_autoptr(JsonNode) a = test_dm(st.c, "device-attach", id);
         g_autofree char *want = g_strdup_printf("vd%c", 'a' + round);
 
         g_assert_nonnull(strstr(made, "\"return\""));
@@ -1678,7 +1567,7 @@ static void test_drive_names_survive(void)
         for (int k = 0; k <= round; k++) {
             g_autofree char *kid = g_strdup_printf("v%d", k);
             g_autofree char *kwant = g_strdup_printf("vd%c", 'a' + k);
-            g_autoptr(JsonNode) q = dev(st.c, "query-device", kid);
+            g_autoptr(JsonNode) q = test_dm(st.c, "query-device", kid);
 
             g_assert_cmpstr(test_json_str(q, "state"), ==, "attached");
             g_assert_cmpstr(test_json_str(q, "drive-name"), ==, kwant);
