@@ -1019,6 +1019,17 @@ static void counted(MDevice *d, const GError *error)
 static void device_new_keyed(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req,
                              const char *key);
 
+/* The kind named @name (the schema lets only known names through). */
+static Kind kind_of(const char *name)
+{
+    Kind kind = 0;
+
+    while (strcmp(manager_kind_names[kind], name) != 0) {
+        kind++;
+    }
+    return kind;
+}
+
 /* Whether device-new @op asks for @d: the same host device, as the same
  * kind; if not, why not in *@why. */
 static gboolean is_for(MDevice *d, Op *op, char **why)
@@ -1026,11 +1037,7 @@ static gboolean is_for(MDevice *d, Op *op, char **why)
     const char *path = qmp_value_dict_get_string(op->args, "path");
     QmpValue *ro = qmp_value_dict_get(op->args, "read-only");
     gboolean read_only = ro && qmp_value_get_bool(ro);
-    guint kind = 0;
-
-    while (strcmp(manager_kind_names[kind], qmp_value_dict_get_string(op->args, "driver")) != 0) {
-        kind++;
-    }
+    Kind kind = kind_of(qmp_value_dict_get_string(op->args, "driver"));
     if (strcmp(op->key, d->key) != 0) {
         *why = g_strdup_printf("Device id '%s' is already in use", d->id);
         return FALSE;
@@ -1228,11 +1235,7 @@ static void device_new_keyed(Manager *m, ProxyClient *client, gpointer slot, con
     g_autofree char *desc = NULL;
     g_autofree char *generated = NULL;
     guint major_number = 0, minor_number = 0;
-    Kind kind = 0;
-
-    while (strcmp(manager_kind_names[kind], driver) != 0) {
-        kind++; /* the schema let only known names through */
-    }
+    Kind kind = kind_of(driver);
     MDevice *d = find_by_key(m, key);
     gboolean read_only = ro && qmp_value_get_bool(ro);
     if (d) {
@@ -1363,11 +1366,8 @@ static void gate_fill(Gated *g, ProxyClient *client, gpointer slot, const QmpReq
 static void device_new(Manager *m, ProxyClient *client, gpointer slot, const QmpRequest *req)
 {
     const char *path = arg_string(req, "path");
-    Kind kind = 0;
+    Kind kind = kind_of(arg_string(req, "driver"));
 
-    while (strcmp(manager_kind_names[kind], arg_string(req, "driver")) != 0) {
-        kind++; /* the schema let only known names through */
-    }
     if (!g_path_is_absolute(path)) {
         /* QEMU would open it from its own working directory */
         reply_now(m, client, slot, req, NULL, QMP_CLASS_GENERIC,

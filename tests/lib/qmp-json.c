@@ -199,3 +199,18 @@ void test_qemu_assert_gone(TestClient *c, const char *id)
     g_assert_false(test_qemu_has_device(c, id));
     g_assert_false(test_qemu_has_node(c, node));
 }
+
+JsonNode *test_dm_entry(TestClient *c, const char *id)
+{
+    g_autoptr(JsonNode) all = test_qmp_ok(c, "{\"execute\": \"__org.qmproxy_query-devices\"}");
+    JsonArray *list = json_node_get_array(all);
+
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonNode *n = json_array_get_element(list, i);
+
+        if (g_strcmp0(test_json_str(n, "id"), id) == 0) {
+            return json_node_copy(n);
+        }
+    }
+    return NULL;
+}

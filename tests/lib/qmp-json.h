@@ -33,6 +33,8 @@ char *test_make_image(const char *dir, const char *name);
  * @id: its return, or (test_dm_fails) its error as "Class: desc". */
 JsonNode *test_dm(TestClient *c, const char *op, const char *id);
 char *test_dm_fails(TestClient *c, const char *op, const char *id);
+/* The query-devices entry for @id, or NULL. */
+JsonNode *test_dm_entry(TestClient *c, const char *id);
 /* A DeviceInfo's state and counts. */
 void test_dm_assert_counts(JsonNode *info, const char *state, gint64 attach_count,
                            gint64 reference_count);

@@ -96,22 +96,6 @@ static JsonNode *dev_new(TestClient *c, const char *driver, const char *path, co
                        driver, quoted, more ? more : "");
 }
 
-/* The query-devices entry for @id, or NULL. */
-static JsonNode *dev_entry(TestClient *c, const char *id)
-{
-    g_autoptr(JsonNode) all = test_qmp_ok(c, "{\"execute\": \"" DM "query-devices\"}");
-    JsonArray *list = json_node_get_array(all);
-
-    for (guint i = 0; i < json_array_get_length(list); i++) {
-        JsonNode *n = json_array_get_element(list, i);
-
-        if (g_strcmp0(test_json_str(n, "id"), id) == 0) {
-            return json_node_copy(n);
-        }
-    }
-    return NULL;
-}
-
 /* ---- what QEMU has ---- */
 
 /* QEMU's query-named-block-nodes entry for node @name, or NULL. */
@@ -942,7 +926,7 @@ static void test_capability_events(void)
                                        "{\"driver\": \"scsi-hd\", \"drive\": \"plain\", "
                                        "\"bus\": \"scsi0.0\", \"id\": \"plain0\"}}");
     /* query-devices still lists it, as the core knows it */
-    g_autoptr(JsonNode) listed = dev_entry(with, "plain0");
+    g_autoptr(JsonNode) listed = test_dm_entry(with, "plain0");
     g_assert_nonnull(listed);
     g_assert_cmpstr(test_json_str(listed, "driver"), ==, "scsi-hd");
     g_assert_cmpstr(test_json_str(listed, "node-name"), ==, "plain");

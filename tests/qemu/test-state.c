@@ -81,22 +81,6 @@ static GHashTable *managed_devices(TestClient *c)
     return by_id;
 }
 
-/* The entry query-devices has for @id, or NULL. */
-static JsonNode *listed_device(TestClient *c, const char *id)
-{
-    g_autoptr(JsonNode) all = test_qmp_ok(c, "{\"execute\": \"" DM "query-devices\"}");
-    JsonArray *list = json_node_get_array(all);
-
-    for (guint i = 0; i < json_array_get_length(list); i++) {
-        JsonNode *info = json_array_get_element(list, i);
-
-        if (g_strcmp0(test_json_str(info, "id"), id) == 0) {
-            return json_node_copy(info);
-        }
-    }
-    return NULL;
-}
-
 /* ---- what QEMU has ---- */
 
 /* The SCSI address in @info is the one QEMU has; the node is there. */
@@ -172,6 +156,22 @@ static char *st_proxy_kill(St *st)
     g_clear_pointer(&st->c, test_client_free);
     g_clear_pointer(&st->proxy, test_proxy_free);
     return log;
+}
+
+/* Starts the proxy again after a kill; every third @round, once more
+ * after killing it while it loads, learns or reconciles. */
+static void st_restart_after_kill(St *st, int round)
+{
+    if (round % 3 == 1) {
+        TestProxy *again =
+            test_proxy_start(st->qemu->qmp, st->dir, (const char *const *)st->opts->pdata);
+
+        g_usleep(1000 * (gulong)g_test_rand_int_range(0, 15));
+        kill(again->pid, SIGKILL);
+        g_assert_true(test_proxy_wait(again, 10000));
+        test_proxy_free(again);
+    }
+    st_proxy_start(st);
 }
 
 static void st_stop(St *st)
@@ -764,17 +764,7 @@ static void test_kill_storm(void)
             test_client_free(sc[k].c);
         }
 
-        if (round % 3 == 1) {
-            /* killed again while it loads, learns or reconciles */
-            TestProxy *again =
-                test_proxy_start(st.qemu->qmp, st.dir, (const char *const *)st.opts->pdata);
-
-            g_usleep(1000 * (gulong)g_test_rand_int_range(0, 15));
-            kill(again->pid, SIGKILL);
-            g_assert_true(test_proxy_wait(again, 10000));
-            test_proxy_free(again);
-        }
-        st_proxy_start(&st);
+        st_restart_after_kill(&st, round);
         g_autoptr(GHashTable) managed = settled_devices(st.c);
         g_autoptr(GString) fail = g_string_new(NULL);
         gint64 lowest = check_consistent(st.c, managed, fail);
@@ -875,17 +865,7 @@ static void test_kill_mid_unplug(void)
         g_autofree char *old_log = st_proxy_kill(&st);
         hit += node_left;
 
-        if (round % 3 == 1) {
-            /* killed again while it loads, learns or reconciles */
-            TestProxy *again =
-                test_proxy_start(st.qemu->qmp, st.dir, (const char *const *)st.opts->pdata);
-
-            g_usleep(1000 * (gulong)g_test_rand_int_range(0, 15));
-            kill(again->pid, SIGKILL);
-            g_assert_true(test_proxy_wait(again, 10000));
-            test_proxy_free(again);
-        }
-        st_proxy_start(&st);
+        st_restart_after_kill(&st, round);
         g_autoptr(GHashTable) managed = settled_devices(st.c);
         g_autoptr(GString) fail = g_string_new(NULL);
         check_consistent(st.c, managed, fail);
@@ -1072,7 +1052,7 @@ static void test_bad_files(void)
     g_autoptr(GHashTable) managed = managed_devices(st.c);
     g_assert_cmpuint(g_hash_table_size(managed), ==, 0);
     /* "keep" is QEMU's, as learnt: listed without a kind, at its address */
-    g_autoptr(JsonNode) k = listed_device(st.c, "keep");
+    g_autoptr(JsonNode) k = test_dm_entry(st.c, "keep");
     g_assert_nonnull(k);
     g_assert_false(test_json_has(k, "kind"));
     g_assert_cmpint(test_json_int(k, "index"), ==, 0);
