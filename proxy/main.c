@@ -71,7 +71,8 @@ out:
     return status;
 }
 
-/* "qmproxy trace ...": the reader is a program of its own, beside us. */
+/* "qmproxy trace ...": the reader is a program of its own, beside us
+ * (it links json-glib, which the daemon does not). */
 static int run_trace_reader(char **argv)
 {
     g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
@@ -81,9 +82,15 @@ static int run_trace_reader(char **argv)
     argv[0] = "qmproxy trace";
     if (beside && g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE)) {
         execv(beside, argv);
+        g_printerr("qmproxy: cannot run %s: %s\n", beside, g_strerror(errno));
+        return 126;
     }
     execvp("qmproxy-trace", argv);
-    g_printerr("qmproxy: cannot run qmproxy-trace: %s\n", g_strerror(errno));
+    /* as a shell says of a command it cannot find */
+    g_printerr("qmproxy: \"qmproxy trace\" needs the qmproxy-trace program, which is neither "
+               "at %s nor on $PATH; it is built and installed with qmproxy (ninja -C build "
+               "proxy/qmproxy-trace, or meson install)\n",
+               beside ? beside : "(the directory of this program is unknown)");
     return 127;
 }
 

@@ -1002,6 +1002,36 @@ static void test_help(Fixture *f, gconstpointer data)
     }
 }
 
+/* A partial install: qmproxy without qmproxy-trace beside it or on $PATH. */
+static void test_reader_missing(Fixture *f, gconstpointer data)
+{
+    g_autofree char *copy = g_build_filename(f->dir, "qmproxy", NULL);
+    g_autofree char *beside = g_build_filename(f->dir, "qmproxy-trace", NULL);
+    g_autofree char *bin = NULL;
+    gsize len;
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true(g_file_get_contents(test_qmproxy_bin(), &bin, &len, &error));
+    g_assert_true(
+        g_file_set_contents_full(copy, bin, (gssize)len, G_FILE_SET_CONTENTS_NONE, 0755, &error));
+    g_assert_no_error(error);
+
+    const char *argv[] = { copy, "trace", "--summary", "x.jsonl", NULL };
+    g_auto(GStrv) env = tool_env((const char *const[]){ "PATH=/nonexistent", NULL });
+    g_autofree char *out = NULL, *err = NULL;
+    int status;
+
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &status, &error));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 127);
+    g_assert_cmpstr(out, ==, "");
+    /* which file it looked for, and how to get it */
+    g_assert_nonnull(strstr(err, beside));
+    g_assert_nonnull(strstr(err, "$PATH"));
+    g_assert_nonnull(strstr(err, "ninja -C build proxy/qmproxy-trace"));
+}
+
 /* ---- the timeline ---- */
 
 static void test_timeline_lines(Fixture *f, gconstpointer data)
@@ -1301,6 +1331,7 @@ int main(int argc, char **argv)
         { "/trace-tool/usage/missing-file", test_missing_file },
         { "/trace-tool/usage/bad-usage", test_bad_usage },
         { "/trace-tool/usage/help", test_help },
+        { "/trace-tool/usage/reader-missing", test_reader_missing },
         { "/trace-tool/timeline/lines", test_timeline_lines },
         { "/trace-tool/timeline/utf8", test_timeline_utf8 },
         { "/trace-tool/timeline/color-on-terminal", test_timeline_color },
