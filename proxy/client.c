@@ -24,8 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Requests a client may have outstanding before the proxy stops reading
- * from it; QEMU itself queues at most 8 in-band requests per monitor. */
+/* Requests a client may have outstanding (every one that takes a place in
+ * its order: forwarded, the proxy's own, refused for their form) before
+ * the proxy stops reading from it; QEMU itself stops reading a monitor at
+ * 8 queued requests, parse errors included. */
 #define MAX_IN_FLIGHT 64
 
 #define CAPS_ALREADY_DONE "Capabilities negotiation is already complete, command ignored"
@@ -43,20 +45,13 @@ typedef struct {
     GString *text; /* NULL until answered */
     gboolean oob;
     gboolean sent;
+    gboolean takes_fds; /* getfd, add-fd: the client's descriptors ride with it */
     /* for the trace: what was asked, and when it arrived */
     char *name;
     QmpValue *id;
     gint64 received_us;
     QmpValue *reply; /* QEMU's reply, when the answer is one */
 } Slot;
-
-/* A message that arrived while a capabilities check was out. */
-typedef struct {
-    QmpValue *value;
-    char *raw;
-    gsize raw_len;
-    char *error;
-} Held;
 
 struct ProxyClient {
     Proxy *proxy;
@@ -70,18 +65,19 @@ struct ProxyClient {
     gboolean eof; /* the peer sent all it will send */
     guint drop_idle;
 
-    GQueue slots; /* of Slot, oldest first */
-    guint in_flight;
+    GQueue slots;       /* of Slot, oldest first, until sent */
+    GQueue oob_waiting; /* of Slot: the OOB ones not sent yet, oldest first */
 
     QmpValue *caps_request; /* the qmp_capabilities being checked */
-    GQueue held;            /* of Held */
 
-    int *fds; /* received with the client's bytes, not yet used */
+    /* received with the client's bytes, not yet used: at most one batch
+     * (QEMU's chardev too keeps only the latest), and no more is read
+     * while a command that took a batch is out, so that a client holds
+     * at most two batches' worth in the proxy */
+    int *fds;
     guint n_fds;
+    guint fd_commands;
 };
-
-static void handle_message(ProxyClient *client, QmpValue *value, const char *raw, gsize len,
-                           const char *error);
 
 static gboolean pretty(ProxyClient *client)
 {
@@ -109,18 +105,22 @@ static void drop(ProxyClient *client)
     client->drop_idle = g_idle_add_full(G_PRIORITY_DEFAULT, drop_now, client, NULL);
 }
 
+/* The bound (--client-queue-max) is on what a client leaves unread: a
+ * reply larger than it reaches a client that reads it, and the client is
+ * dropped only when it has left more than that of earlier output. */
 static void send_text(ProxyClient *client, const char *text, gsize len)
 {
     if (client->dropped) {
         return;
     }
-    qmp_conn_send(client->conn, text, len);
-    gsize queued = qmp_conn_queued(client->conn);
-    if (queued > proxy_get_options(client->proxy)->client_queue_max) {
+    gsize unread = qmp_conn_queued(client->conn);
+    if (unread > proxy_get_options(client->proxy)->client_queue_max) {
         g_message("client %u (pid %d) is not reading: %zu bytes queued for it; disconnecting",
-                  client->number, (int)client->peer->pid, queued);
+                  client->number, (int)client->peer->pid, unread);
         drop(client);
+        return;
     }
+    qmp_conn_send(client->conn, text, len);
 }
 
 /* Like QEMU, which reads the end of input only after answering all that
@@ -128,8 +128,7 @@ static void send_text(ProxyClient *client, const char *text, gsize len)
  * answered, close. */
 static void maybe_finish(ProxyClient *client)
 {
-    if (client->eof && !client->dropped && client->in_flight == 0 &&
-        g_queue_is_empty(&client->held)) {
+    if (client->eof && !client->dropped && g_queue_is_empty(&client->slots)) {
         qmp_conn_close(client->conn, "peer closed the connection");
     }
 }
@@ -137,8 +136,8 @@ static void maybe_finish(ProxyClient *client)
 static void update_reading(ProxyClient *client)
 {
     if (!client->dropped && !client->eof) {
-        qmp_conn_set_reading(client->conn,
-                             client->in_flight < MAX_IN_FLIGHT && !client->caps_request);
+        qmp_conn_set_reading(client->conn, client->slots.length < MAX_IN_FLIGHT &&
+                                               !client->caps_request && !client->fd_commands);
     }
     maybe_finish(client);
 }
@@ -200,6 +199,9 @@ static Slot *slot_new(ProxyClient *client, gboolean oob, const QmpRequest *req, 
     }
     slot->received_us = received_us;
     g_queue_push_tail(&client->slots, slot);
+    if (oob) {
+        g_queue_push_tail(&client->oob_waiting, slot);
+    }
     return slot;
 }
 
@@ -226,22 +228,18 @@ static void slot_send(ProxyClient *client, Slot *slot, GString *text)
  * an OOB answer waits only for earlier OOB requests still unanswered. */
 static void flush_oob(ProxyClient *client)
 {
-    for (GList *l = client->slots.head; l; l = l->next) {
-        Slot *slot = l->data;
+    Slot *slot;
 
-        if (!slot->oob || slot->sent) {
-            continue;
-        }
-        if (!slot->text) {
-            return;
-        }
+    while ((slot = g_queue_peek_head(&client->oob_waiting)) && slot->text) {
+        g_queue_pop_head(&client->oob_waiting);
         slot_send(client, slot, slot->text);
         g_string_free(g_steal_pointer(&slot->text), TRUE);
         slot->sent = TRUE;
     }
 }
 
-/* In-band answers leave when every request before them is answered. */
+/* In-band answers leave when every request before them is answered; each
+ * slot is looked at once on its way out, whatever is queued. */
 static void flush_slots(ProxyClient *client)
 {
     Slot *slot;
@@ -257,11 +255,13 @@ static void flush_slots(ProxyClient *client)
     }
 }
 
-/* Sets @slot's answer (taking @text) and sends what may go now. */
+/* Sets @slot's answer (taking @text) and sends what may go now; a
+ * request answered makes room for the next. */
 static void settle(ProxyClient *client, Slot *slot, GString *text)
 {
     slot->text = text;
     flush_slots(client);
+    update_reading(client);
 }
 
 /* One of the proxy's own commands (schema/qmproxy.json): checked here,
@@ -283,16 +283,13 @@ static void answer_own_command(ProxyClient *client, gboolean in_band, const QmpR
         settle(client, slot, qmp_reply_error(QMP_CLASS_GENERIC, problem, req->id, pretty(client)));
         return;
     }
-    client->in_flight++;
     update_reading(client);
     manager_execute(proxy_get_manager(client->proxy), client, slot, req);
 }
 
 void proxy_client_answer(ProxyClient *client, gpointer slot, GString *text)
 {
-    client->in_flight--;
     settle(client, slot, text);
-    update_reading(client);
 }
 
 /* The proxy's own error answer to @req (NULL for unparsable input). */
@@ -308,10 +305,11 @@ void proxy_client_reply(ProxyClient *client, gpointer slot, GString *text, QmpVa
 {
     Slot *s = slot;
 
-    client->in_flight--;
     s->reply = qmp_value_ref(reply);
+    if (s->takes_fds) {
+        client->fd_commands--;
+    }
     settle(client, s, text);
-    update_reading(client);
 }
 
 static gboolean is_already_done(QmpValue *reply)
@@ -401,32 +399,17 @@ static GString *accept_caps(ProxyClient *client, QmpValue *request)
     return qmp_reply_return(empty, id, pretty(client));
 }
 
-static void held_free(Held *h)
-{
-    qmp_value_unref(h->value);
-    g_free(h->raw);
-    g_free(h->error);
-    g_free(h);
-}
-
 void proxy_client_caps_checked(ProxyClient *client, gpointer slot, QmpValue *reply, GString *text)
 {
     g_autoptr(QmpValue) request = g_steal_pointer(&client->caps_request);
 
-    client->in_flight--;
     if (is_already_done(reply)) {
         /* QEMU accepted the arguments; the negotiation itself is ours */
         g_string_free(text, TRUE);
         text = accept_caps(client, request);
     }
+    /* what the client sent meanwhile was not read: it is now */
     settle(client, slot, text);
-
-    Held *h;
-    while (!client->caps_request && !client->dropped && (h = g_queue_pop_head(&client->held))) {
-        handle_message(client, h->value, h->raw, h->raw_len, h->error);
-        held_free(h);
-    }
-    update_reading(client);
 }
 
 static void take_fds(ProxyClient *client, int **fds, guint *n_fds)
@@ -475,9 +458,8 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
                          "Expecting capabilities negotiation with 'qmp_capabilities'");
             return;
         }
+        /* nothing more is read until QEMU has judged it */
         client->caps_request = qmp_value_ref(value);
-        client->in_flight++;
-        update_reading(client);
         g_autoptr(QmpValue) check = NULL;
         g_autofree char *check_text = NULL;
         if (enables_own_capability(value)) {
@@ -487,8 +469,10 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
             raw = check_text;
             len = strlen(check_text);
         }
-        router_forward(router, client, slot_new(client, FALSE, &req, now), ROUTE_CAPS_CHECK, &req,
-                       value, raw, len, NULL, 0, NULL, NULL);
+        Slot *slot = slot_new(client, FALSE, &req, now);
+        update_reading(client);
+        router_forward(router, client, slot, ROUTE_CAPS_CHECK, &req, value, raw, len, NULL, 0, NULL,
+                       NULL);
         return;
     }
 
@@ -520,10 +504,14 @@ static void handle_message(ProxyClient *client, QmpValue *value, const char *raw
             qmp_request_check(value, client->oob, &req, &problem);
         }
     }
-    client->in_flight++;
+    Slot *slot = slot_new(client, !in_band, &req, now);
+    if (fds) {
+        slot->takes_fds = TRUE;
+        client->fd_commands++;
+    }
     update_reading(client);
-    router_forward(router, client, slot_new(client, !in_band, &req, now), ROUTE_COMMAND, &req,
-                   value, raw, len, fds, n_fds, plug ? dm_plug_done : NULL, plug);
+    router_forward(router, client, slot, ROUTE_COMMAND, &req, value, raw, len, fds, n_fds,
+                   plug ? dm_plug_done : NULL, plug);
 }
 
 static void on_message(QmpConn *conn, QmpValue *value, const char *raw, gsize len,
@@ -532,16 +520,6 @@ static void on_message(QmpConn *conn, QmpValue *value, const char *raw, gsize le
     ProxyClient *client = user_data;
 
     if (client->dropped) {
-        return;
-    }
-    if (client->caps_request) {
-        Held *h = g_new0(Held, 1);
-
-        h->value = value ? qmp_value_ref(value) : NULL;
-        h->raw = g_memdup2(raw, len);
-        h->raw_len = len;
-        h->error = g_strdup(error);
-        g_queue_push_tail(&client->held, h);
         return;
     }
     handle_message(client, value, raw, len, error);
@@ -592,8 +570,8 @@ ProxyClient *proxy_client_new(Proxy *proxy, guint number, int fd, ProxyPeer *pee
     client->peer = peer;
     client->state = CLIENT_NEGOTIATING;
     g_queue_init(&client->slots);
-    g_queue_init(&client->held);
-    client->conn = qmp_conn_new(fd, &client_callbacks, client);
+    g_queue_init(&client->oob_waiting);
+    client->conn = qmp_conn_new(fd, 0, &client_callbacks, client);
     trace_sent(client, "greeting", NULL, NULL, 0, greeting->str, greeting->len, NULL);
     send_text(client, greeting->str, greeting->len);
     return client;
@@ -606,8 +584,8 @@ void proxy_client_free(ProxyClient *client)
     }
     g_clear_handle_id(&client->drop_idle, g_source_remove);
     qmp_conn_free(client->conn);
+    g_queue_clear(&client->oob_waiting);
     g_queue_clear_full(&client->slots, (GDestroyNotify)slot_free);
-    g_queue_clear_full(&client->held, (GDestroyNotify)held_free);
     qmp_value_unref(client->caps_request);
     close_fds(client);
     proxy_peer_free(client->peer);

@@ -18,8 +18,8 @@ struct Schema {
     GPtrArray *definitions; /* of QmpValue (the schema's top-level objects) */
 };
 
-static void collect(QmpValue *value, const char *raw, gsize raw_len, const char *error,
-                    gpointer user_data)
+static gboolean collect(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                        gpointer user_data)
 {
     GPtrArray *defs = user_data;
 
@@ -28,6 +28,7 @@ static void collect(QmpValue *value, const char *raw, gsize raw_len, const char 
     } else {
         g_ptr_array_add(defs, NULL); /* marks the error */
     }
+    return TRUE;
 }
 
 Schema *schema_load(GError **error)
@@ -44,7 +45,7 @@ Schema *schema_load(GError **error)
         }
         g_string_append_c(text, '\n');
     }
-    g_autoptr(QmpFramer) f = qmp_framer_new(collect, defs);
+    g_autoptr(QmpFramer) f = qmp_framer_new(0, collect, defs);
     qmp_framer_feed(f, text->str, text->len);
     for (guint i = 0; i < defs->len; i++) {
         if (!g_ptr_array_index(defs, i)) {

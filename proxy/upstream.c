@@ -216,7 +216,7 @@ gboolean upstream_connect(Upstream *up, GError **error)
                     "cannot connect to QEMU's QMP socket %s: %s", up->path, g_strerror(err));
         return FALSE;
     }
-    up->conn = qmp_conn_new(fd, &upstream_callbacks, up);
+    up->conn = qmp_conn_new(fd, QMP_CONN_KEEP_TEXT, &upstream_callbacks, up);
     up->timeout_id = g_timeout_add_seconds(up->timeout_s, on_timeout, up);
     return TRUE;
 }

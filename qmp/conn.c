@@ -2,7 +2,12 @@
  *
  * Writes are attempted at once and queued only when the socket is full,
  * so a reply costs one sendmsg() on the fast path. The read side hands
- * every byte to a framer, so messages may arrive split or batched. */
+ * every byte to a framer, so messages may arrive split or batched.
+ *
+ * Reading stops the moment the owner says so, even in the middle of what
+ * one recvmsg() brought (QEMU reads its monitor a byte at a time and stops
+ * between two messages); the bytes not framed yet wait here, and are
+ * framed first when reading resumes. */
 #include "conn.h"
 
 #include "framer.h"
@@ -15,7 +20,9 @@
 
 #define READ_CHUNK 65536
 #define READS_PER_WAKEUP 4
-#define MAX_RECV_FDS 32 /* QEMU's chardev takes 16; leave room to see more */
+/* QEMU's socket chardev receives at most 16 descriptors per message
+ * (SOCKET_MAX_FDS); the kernel closes any beyond what fits */
+#define MAX_RECV_FDS 16
 
 typedef struct {
     char *data;
@@ -50,6 +57,7 @@ struct QmpConn {
     char *close_reason;
     char *deferred_close; /* reported from the next dispatch */
     char *read_buf;
+    GByteArray *unframed; /* read, not framed yet: reading stopped */
 };
 
 static void chunk_free(Chunk *c)
@@ -107,16 +115,45 @@ static void defer_closed(QmpConn *conn, const char *reason)
     g_source_set_ready_time(conn->source, 0);
 }
 
-static void on_frame(QmpValue *value, const char *raw, gsize raw_len, const char *error,
-                     gpointer user_data)
+static gboolean conn_taking(QmpConn *conn)
+{
+    return conn->reading && !conn->dead && !conn->closing && !conn->free_pending;
+}
+
+static gboolean on_frame(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                         gpointer user_data)
 {
     QmpConn *conn = user_data;
 
     /* the rest of a read after the owner gave up on the peer is dropped */
-    if (conn->dead || conn->closing || conn->free_pending) {
-        return;
+    if (!conn_taking(conn)) {
+        return FALSE;
     }
     conn->cb.message(conn, value, raw, raw_len, error, conn->user_data);
+    return conn_taking(conn);
+}
+
+/* Frames @n bytes; what the owner did not take yet waits in @unframed. */
+static void frame(QmpConn *conn, const char *data, gsize n)
+{
+    gsize used = qmp_framer_feed(conn->framer, data, n);
+
+    if (used < n && !conn->dead && !conn->closing && !conn->free_pending) {
+        g_byte_array_append(conn->unframed, (const guint8 *)data + used, (guint)(n - used));
+    }
+}
+
+/* Frames what waited since reading stopped; TRUE once none is left. */
+static gboolean frame_unframed(QmpConn *conn)
+{
+    if (conn->unframed->len == 0) {
+        return TRUE;
+    }
+    g_autoptr(GByteArray) waiting = g_steal_pointer(&conn->unframed);
+
+    conn->unframed = g_byte_array_new();
+    frame(conn, (const char *)waiting->data, waiting->len);
+    return conn->unframed->len == 0;
 }
 
 static void take_fds(QmpConn *conn, struct msghdr *msg)
@@ -177,8 +214,8 @@ static void do_read(QmpConn *conn)
             conn->cb.eof(conn, conn->user_data);
             return;
         }
-        qmp_framer_feed(conn->framer, conn->read_buf, (gsize)n);
-        if (conn->dead || conn->closing || conn->free_pending || !conn->reading) {
+        frame(conn, conn->read_buf, (gsize)n);
+        if (!conn_taking(conn)) {
             return;
         }
         if (n < READ_CHUNK) {
@@ -262,18 +299,26 @@ static gboolean conn_dispatch(GSource *source, GSourceFunc callback, gpointer us
     GIOCondition rev = conn->fd_tag ? g_source_query_unix_fd(source, conn->fd_tag) : 0;
 
     conn->in_dispatch++;
+    /* woken for a deferred close or bytes left unframed: both seen to below */
+    g_source_set_ready_time(source, -1);
     if (conn->deferred_close) {
         g_autofree char *reason = g_steal_pointer(&conn->deferred_close);
 
-        g_source_set_ready_time(source, -1);
         report_closed(conn, reason);
     }
     if ((rev & G_IO_OUT) && !conn->dead) {
         flush(conn);
     }
+    gboolean drained = TRUE;
+    if (conn->unframed->len && conn_taking(conn)) {
+        drained = frame_unframed(conn);
+    }
     if ((rev & (G_IO_IN | G_IO_HUP | G_IO_ERR)) && !conn->dead && !conn->free_pending) {
         if (conn->reading && !conn->closing) {
-            do_read(conn);
+            /* never past bytes not framed yet: they come first */
+            if (drained && conn_taking(conn)) {
+                do_read(conn);
+            }
         } else if (rev & (G_IO_HUP | G_IO_ERR)) {
             /* not reading, yet the peer is gone: nothing left to wait for */
             report_closed(conn, "peer closed the connection");
@@ -287,7 +332,8 @@ static GSourceFuncs conn_source_funcs = {
     .dispatch = conn_dispatch,
 };
 
-QmpConn *qmp_conn_new(int fd, const QmpConnCallbacks *callbacks, gpointer user_data)
+QmpConn *qmp_conn_new(int fd, QmpConnFlags flags, const QmpConnCallbacks *callbacks,
+                      gpointer user_data)
 {
     QmpConn *conn = g_new0(QmpConn, 1);
     g_autoptr(GError) error = NULL;
@@ -296,9 +342,11 @@ QmpConn *qmp_conn_new(int fd, const QmpConnCallbacks *callbacks, gpointer user_d
     conn->fd = fd;
     conn->cb = *callbacks;
     conn->user_data = user_data;
-    conn->framer = qmp_framer_new(on_frame, conn);
+    conn->framer =
+        qmp_framer_new((flags & QMP_CONN_KEEP_TEXT) ? QMP_FRAMER_KEEP_TEXT : 0, on_frame, conn);
     conn->reading = TRUE;
     conn->read_buf = g_malloc(READ_CHUNK);
+    conn->unframed = g_byte_array_new();
     g_queue_init(&conn->out);
 
     conn->source = g_source_new(&conn_source_funcs, sizeof(ConnSource));
@@ -325,6 +373,7 @@ static void conn_destroy(QmpConn *conn)
     g_free(conn->close_reason);
     g_free(conn->deferred_close);
     g_free(conn->read_buf);
+    g_byte_array_unref(conn->unframed);
     g_free(conn);
 }
 
@@ -403,6 +452,10 @@ void qmp_conn_set_reading(QmpConn *conn, gboolean reading)
     }
     conn->reading = reading;
     update_events(conn);
+    /* bytes already read are framed on the next turn, not re-entrantly */
+    if (reading && conn->unframed->len && !conn->dead) {
+        g_source_set_ready_time(conn->source, 0);
+    }
 }
 
 void qmp_conn_close(QmpConn *conn, const char *reason)

@@ -7,6 +7,13 @@
 
 typedef struct QmpConn QmpConn;
 
+typedef enum {
+    /* messages come with their text exactly as sent (QEMU's output, passed
+     * on byte for byte); otherwise with their tokens only, so that white
+     * space costs nothing (QMP_FRAMER_KEEP_TEXT) */
+    QMP_CONN_KEEP_TEXT = 1 << 0,
+} QmpConnFlags;
+
 typedef struct {
     /* A complete value (@error NULL) or a framing error (@value NULL). */
     void (*message)(QmpConn *conn, QmpValue *value, const char *raw, gsize raw_len,
@@ -24,7 +31,8 @@ typedef struct {
 } QmpConnCallbacks;
 
 /* Wraps the connected socket @fd (taking ownership) and starts reading. */
-QmpConn *qmp_conn_new(int fd, const QmpConnCallbacks *callbacks, gpointer user_data);
+QmpConn *qmp_conn_new(int fd, QmpConnFlags flags, const QmpConnCallbacks *callbacks,
+                      gpointer user_data);
 /* Closes the socket and drops whatever is queued; safe from callbacks. */
 void qmp_conn_free(QmpConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpConn, qmp_conn_free)
@@ -35,7 +43,9 @@ void qmp_conn_send(QmpConn *conn, const char *data, gsize len);
 void qmp_conn_send_with_fds(QmpConn *conn, const char *data, gsize len, int *fds, guint n_fds);
 /* Bytes queued and not yet written. */
 gsize qmp_conn_queued(const QmpConn *conn);
-/* Stops or resumes reading (back-pressure). */
+/* Stops or resumes reading (back-pressure). Stopped from the message
+ * callback, no further message of what was read already is handed over
+ * until reading resumes. */
 void qmp_conn_set_reading(QmpConn *conn, gboolean reading);
 /* Stops reading, flushes what is queued, then reports closed. */
 void qmp_conn_close(QmpConn *conn, const char *reason);

@@ -4,7 +4,14 @@
  * The behaviour follows QEMU's qobject/json-lexer.c and json-streamer.c
  * (7.2): no newlines needed, whitespace and CR skipped, single-quoted
  * strings, lexer errors reported as "stray" and followed by recovery that
- * skips to the next structural or control character. */
+ * skips to the next structural or control character.
+ *
+ * What is kept of a message in progress is its tokens: QEMU's streamer
+ * holds a list of tokens, so white space inside a message costs QEMU no
+ * memory, and a client that sends gigabytes of it must cost the proxy
+ * none either. Only with QMP_FRAMER_KEEP_TEXT (QEMU's own output, passed on
+ * byte for byte) is every byte of the message kept. Offsets below count
+ * kept bytes: in that mode, every byte of the stream. */
 #include "framer.h"
 
 #include "json-internal.h"
@@ -36,27 +43,30 @@ typedef enum {
 struct QmpFramer {
     QmpFramerFunc func;
     gpointer user_data;
+    gboolean keep_text;
+    gboolean stop; /* the callback asked to stop feeding */
 
     LexState state;
-    guint64 pos;       /* stream offset of the next byte */
-    guint64 tok_start; /* stream offset where the current token began */
+    guint64 kpos;      /* kept-byte offset of the next byte kept */
+    guint64 tok_start; /* kept-byte offset where the current token began */
 
-    GByteArray *buf; /* bytes from stream offset @base on */
+    GByteArray *buf; /* kept bytes from offset @base on */
     guint64 base;
 
-    GArray *tokens; /* of QmpToken, start as stream offsets */
+    GArray *tokens; /* of QmpToken, start as kept-byte offsets */
     guint64 msg_start;
     gint brace_count;
     gint bracket_count;
     gsize token_size;
 };
 
-QmpFramer *qmp_framer_new(QmpFramerFunc func, gpointer user_data)
+QmpFramer *qmp_framer_new(QmpFramerFlags flags, QmpFramerFunc func, gpointer user_data)
 {
     QmpFramer *f = g_new0(QmpFramer, 1);
 
     f->func = func;
     f->user_data = user_data;
+    f->keep_text = (flags & QMP_FRAMER_KEEP_TEXT) != 0;
     f->state = S_START;
     f->buf = g_byte_array_new();
     f->tokens = g_array_new(FALSE, FALSE, sizeof(QmpToken));
@@ -223,7 +233,9 @@ static void reset_message(QmpFramer *f)
 static void emit_error(QmpFramer *f, const char *message)
 {
     reset_message(f);
-    f->func(NULL, NULL, 0, message, f->user_data);
+    if (!f->func(NULL, NULL, 0, message, f->user_data)) {
+        f->stop = TRUE;
+    }
 }
 
 static void emit_message(QmpFramer *f)
@@ -241,7 +253,9 @@ static void emit_message(QmpFramer *f)
     }
     g_autoptr(QmpValue) value = qmp_json_parse_tokens(toks, n, raw, &error);
     reset_message(f);
-    f->func(value, value ? raw : NULL, value ? raw_len : 0, error, f->user_data);
+    if (!f->func(value, value ? raw : NULL, value ? raw_len : 0, error, f->user_data)) {
+        f->stop = TRUE;
+    }
 }
 
 static void process_token(QmpFramer *f, QmpTokenType type, guint64 start, gsize len)
@@ -302,36 +316,48 @@ static void process_stray(QmpFramer *f, guint64 start, guint64 end)
     emit_error(f, message);
 }
 
+/* Takes @n bytes at @data into the current token (or, keeping the text,
+ * past white space or bytes recovery skips, already in @buf). */
+static void consume(QmpFramer *f, const guchar *data, gsize n, gboolean in_token)
+{
+    if (!f->keep_text && in_token) {
+        g_byte_array_append(f->buf, data, (guint)n);
+    }
+    if (f->keep_text || in_token) {
+        f->kpos += n;
+    }
+}
+
 static void feed_byte(QmpFramer *f, guchar c)
 {
-    guint64 p = f->pos;
     gboolean lookahead;
 
     do {
         if (f->state == S_START) {
-            f->tok_start = p;
+            f->tok_start = f->kpos;
         }
         int r = lex_step(f->state, c, &lookahead);
-        guint64 end = lookahead ? p : p + 1;
 
+        /* a byte looked ahead at is taken on the next round, from S_START */
+        if (!lookahead) {
+            consume(f, &c, 1, r != S_START && r != S_RECOVERY);
+        }
         if (r >= R_TOKEN(0)) {
             f->state = S_START;
             process_token(f, (QmpTokenType)(r - R_TOKEN(0)), f->tok_start,
-                          (gsize)(end - f->tok_start));
+                          (gsize)(f->kpos - f->tok_start));
         } else if (r == R_ERROR) {
             f->state = S_RECOVERY;
-            process_stray(f, f->tok_start, end);
+            process_stray(f, f->tok_start, f->kpos);
         } else {
             f->state = (LexState)r;
         }
     } while (lookahead);
 
-    f->pos = p + 1;
-
     /* QEMU's lexer cuts a single token that outgrows the limit and starts
      * afresh with the bytes after it. */
     if (f->state != S_START && f->state != S_RECOVERY &&
-        f->pos - f->tok_start > QMP_FRAMER_MAX_TOKEN_SIZE) {
+        f->kpos - f->tok_start > QMP_FRAMER_MAX_TOKEN_SIZE) {
         emit_error(f, "JSON token size limit exceeded");
         f->state = S_START;
     }
@@ -341,7 +367,7 @@ static void feed_byte(QmpFramer *f, guchar c)
 static gsize string_run(const QmpFramer *f, const guchar *data, gsize len)
 {
     guchar quote = f->state == S_DQ ? '"' : '\'';
-    gsize limit = QMP_FRAMER_MAX_TOKEN_SIZE - (gsize)(f->pos - f->tok_start);
+    gsize limit = QMP_FRAMER_MAX_TOKEN_SIZE - (gsize)(f->kpos - f->tok_start);
     gsize i = 0;
 
     if (limit > len) {
@@ -358,26 +384,49 @@ static gsize string_run(const QmpFramer *f, const guchar *data, gsize len)
     return i;
 }
 
-void qmp_framer_feed(QmpFramer *f, const char *data, gsize len)
+/* Between tokens, white space changes nothing: skip it in bulk too. */
+static gsize blank_run(const guchar *data, gsize len)
+{
+    gsize i = 0;
+
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n')) {
+        i++;
+    }
+    return i;
+}
+
+gsize qmp_framer_feed(QmpFramer *f, const char *data, gsize len)
 {
     const guchar *p = (const guchar *)data;
+    gsize i = 0;
 
-    g_byte_array_append(f->buf, p, (guint)len);
-    for (gsize i = 0; i < len;) {
+    if (f->keep_text) {
+        g_byte_array_append(f->buf, p, (guint)len);
+    }
+    f->stop = FALSE;
+    while (i < len && !f->stop) {
+        gsize run = 0;
+
         if (f->state == S_DQ || f->state == S_SQ) {
-            gsize run = string_run(f, p + i, len - i);
-
-            if (run) {
-                f->pos += run;
-                i += run;
-                continue;
-            }
+            run = string_run(f, p + i, len - i);
+            consume(f, p + i, run, TRUE);
+        } else if (f->state == S_START) {
+            run = blank_run(p + i, len - i);
+            consume(f, p + i, run, FALSE);
+        }
+        if (run) {
+            i += run;
+            continue;
         }
         feed_byte(f, p[i++]);
     }
+    if (f->keep_text && i < len) {
+        /* what was not taken is fed again later */
+        g_byte_array_set_size(f->buf, f->buf->len - (guint)(len - i));
+    }
 
     /* Keep only what a message still in progress needs. */
-    guint64 keep = f->pos;
+    guint64 keep = f->kpos;
     if (f->tokens->len) {
         keep = f->msg_start;
     } else if (f->state != S_START && f->state != S_RECOVERY) {
@@ -387,6 +436,7 @@ void qmp_framer_feed(QmpFramer *f, const char *data, gsize len)
         g_byte_array_remove_range(f->buf, 0, (guint)(keep - f->base));
         f->base = keep;
     }
+    return i;
 }
 
 typedef struct {
@@ -394,20 +444,22 @@ typedef struct {
     guint count;
 } One;
 
-static void take_one(QmpValue *value, const char *raw, gsize raw_len, const char *error,
-                     gpointer user_data)
+static gboolean take_one(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                         gpointer user_data)
 {
     One *one = user_data;
 
     if (one->count++ == 0 && value) {
         one->value = qmp_value_ref(value);
     }
+    return TRUE;
 }
 
 QmpValue *qmp_json_parse(const char *text, gsize len)
 {
     One one = { NULL, 0 };
-    g_autoptr(QmpFramer) f = qmp_framer_new(take_one, &one);
+    /* callers locate members in @text by the spans: keep its layout */
+    g_autoptr(QmpFramer) f = qmp_framer_new(QMP_FRAMER_KEEP_TEXT, take_one, &one);
 
     qmp_framer_feed(f, text, len);
     /* a number at the very end completes only at the next byte */

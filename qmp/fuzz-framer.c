@@ -119,16 +119,27 @@ static void check_splice(QmpValue *msg, const char *raw, gsize raw_len)
     }
 }
 
-static void on_value(QmpValue *value, const char *raw, gsize raw_len, const char *error,
-                     gpointer user_data)
+typedef struct {
+    guint seen;
+    guint stop_every; /* 0: never ask the framer to stop */
+} Fuzz;
+
+static gboolean on_value(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                         gpointer user_data)
 {
+    Fuzz *fz = user_data;
     QmpRequest req;
     g_autofree char *problem = NULL;
+    gboolean go_on = !fz->stop_every || ++fz->seen % fz->stop_every != 0;
 
     if (!value) {
         g_assert_nonnull(error);
-        return;
+        return go_on;
     }
+    /* tokens only or the text as sent, @raw reads back as the same value */
+    g_autoptr(QmpValue) again = qmp_json_parse(raw, raw_len);
+    g_assert_nonnull(again);
+    g_assert_true(same(value, again));
     check_round_trip(value);
     if (qmp_value_type(value) == QMP_VALUE_DICT && qmp_value_dict_size(value) > 0) {
         check_splice(value, raw, raw_len);
@@ -138,16 +149,23 @@ static void on_value(QmpValue *value, const char *raw, gsize raw_len, const char
     } else {
         g_assert_nonnull(req.command);
     }
+    return go_on;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    g_autoptr(QmpFramer) f = qmp_framer_new(on_value, NULL);
-    /* the first byte picks how the input is split across reads */
+    /* the first byte picks how the input is split across reads, whether
+     * the text is kept, and how often the framer is asked to stop */
     gsize step = size ? (data[0] % 16) + 1 : 1;
+    Fuzz fz = { 0, size ? (data[0] >> 5) % 4 : 0 };
+    QmpFramerFlags flags = size && (data[0] & 0x10) ? QMP_FRAMER_KEEP_TEXT : 0;
+    g_autoptr(QmpFramer) f = qmp_framer_new(flags, on_value, &fz);
 
-    for (gsize off = 1; off < size; off += step) {
-        qmp_framer_feed(f, (const char *)data + off, MIN(step, size - off));
+    for (gsize off = 1; off < size;) {
+        gsize n = MIN(step, size - off);
+
+        /* after a stop, what was not taken is fed again, as QmpConn does */
+        off += qmp_framer_feed(f, (const char *)data + off, n);
     }
     return 0;
 }

@@ -22,7 +22,8 @@ typedef struct {
 
 typedef struct {
     int fd;
-    GString *in; /* bytes read and not yet consumed */
+    GString *in;  /* bytes read and not yet consumed */
+    gsize no_eol; /* bytes of @in known to hold no end of line */
 } TestClient;
 
 /* Skips the test (exit 77 under meson) when QEMU is not installed. */

@@ -65,7 +65,7 @@ static void test_queue_holds_unread(void)
     g_autofree char *block = g_malloc(65536);
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    g_autoptr(QmpConn) conn = qmp_conn_new(sv[0], &callbacks, &seen);
+    g_autoptr(QmpConn) conn = qmp_conn_new(sv[0], QMP_CONN_KEEP_TEXT, &callbacks, &seen);
     memset(block, 'x', 65536);
     /* the peer reads nothing: the socket fills, the rest waits in the queue */
     for (int i = 0; i < 64; i++) {
@@ -97,9 +97,9 @@ static void test_fds_with_data(void)
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
     g_assert_cmpint(pipe(p), ==, 0);
-    g_autoptr(QmpConn) sender = qmp_conn_new(sv[0], &callbacks, &seen);
+    g_autoptr(QmpConn) sender = qmp_conn_new(sv[0], QMP_CONN_KEEP_TEXT, &callbacks, &seen);
     Seen rseen = { .last_fd = -1 };
-    g_autoptr(QmpConn) receiver = qmp_conn_new(sv[1], &callbacks, &rseen);
+    g_autoptr(QmpConn) receiver = qmp_conn_new(sv[1], QMP_CONN_KEEP_TEXT, &callbacks, &rseen);
     int *fds = g_new(int, 1);
 
     fds[0] = dup(p[1]);
@@ -126,7 +126,7 @@ static void test_eof_then_close_after_flush(void)
     char buf[64];
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    QmpConn *conn = qmp_conn_new(sv[0], &callbacks, &seen);
+    QmpConn *conn = qmp_conn_new(sv[0], QMP_CONN_KEEP_TEXT, &callbacks, &seen);
     g_assert_cmpint(write(sv[1], "{}[]", 4), ==, 4);
     shutdown(sv[1], SHUT_WR);
     iterate_until(&seen.eof, 5000);
@@ -157,7 +157,7 @@ static void test_hangup_reported_once(void)
     static const QmpConnCallbacks no_eof = { on_message, NULL, NULL, on_closed };
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
-    g_autoptr(QmpConn) conn = qmp_conn_new(sv[0], &no_eof, &seen);
+    g_autoptr(QmpConn) conn = qmp_conn_new(sv[0], QMP_CONN_KEEP_TEXT, &no_eof, &seen);
     close(sv[1]);
     gboolean closed = FALSE;
     while (!closed) {

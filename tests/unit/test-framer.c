@@ -9,8 +9,8 @@ typedef struct {
     GPtrArray *out; /* "ok:<json>" or "err:<message>" per emitted item */
 } Sink;
 
-static void on_item(QmpValue *value, const char *raw, gsize raw_len, const char *error,
-                    gpointer user_data)
+static gboolean on_item(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                        gpointer user_data)
 {
     Sink *sink = user_data;
 
@@ -22,21 +22,36 @@ static void on_item(QmpValue *value, const char *raw, gsize raw_len, const char 
         g_assert_null(raw);
         g_ptr_array_add(sink->out, g_strdup_printf("err:%s", error));
     }
+    return TRUE;
 }
 
-/* Feeds @input in pieces of @step bytes (0: all at once). */
-static GPtrArray *frame(const char *input, gsize len, gsize step)
+static GPtrArray *frame_with(QmpFramerFlags flags, const char *input, gsize len, gsize step)
 {
     Sink sink = { g_ptr_array_new_with_free_func(g_free) };
-    g_autoptr(QmpFramer) f = qmp_framer_new(on_item, &sink);
+    g_autoptr(QmpFramer) f = qmp_framer_new(flags, on_item, &sink);
 
     if (step == 0) {
         step = len ? len : 1;
     }
     for (gsize off = 0; off < len; off += step) {
-        qmp_framer_feed(f, input + off, MIN(step, len - off));
+        g_assert_cmpuint(qmp_framer_feed(f, input + off, MIN(step, len - off)), ==,
+                         MIN(step, len - off));
     }
     return sink.out;
+}
+
+/* Feeds @input in pieces of @step bytes (0: all at once), keeping the
+ * text and keeping tokens only: both must frame alike. */
+static GPtrArray *frame(const char *input, gsize len, gsize step)
+{
+    GPtrArray *kept = frame_with(QMP_FRAMER_KEEP_TEXT, input, len, step);
+    g_autoptr(GPtrArray) tokens = frame_with(0, input, len, step);
+
+    g_assert_cmpuint(kept->len, ==, tokens->len);
+    for (guint i = 0; i < kept->len; i++) {
+        g_assert_cmpstr(g_ptr_array_index(kept, i), ==, g_ptr_array_index(tokens, i));
+    }
+    return kept;
 }
 
 static char *join(GPtrArray *items)
@@ -204,26 +219,117 @@ static void test_token_size_limit(void)
     g_assert_cmpstr(g_ptr_array_index(items, 0), ==, "err:JSON token size limit exceeded");
 }
 
+static gboolean keep_raw(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                         gpointer user_data)
+{
+    g_ptr_array_add(user_data, value ? g_strndup(raw, raw_len) : g_strdup_printf("err:%s", error));
+    return TRUE;
+}
+
 static void test_raw_and_spans(void)
 {
     const char *in = "  {'execute' : \"x\",\n \"id\": [1, 2] }  ";
-    struct {
-        QmpValue *v;
-        char *raw;
-    } got = { 0 };
-    void (*cb)(QmpValue *, const char *, gsize, const char *, gpointer) = NULL;
-    (void)cb;
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(QmpFramer) f = qmp_framer_new(QMP_FRAMER_KEEP_TEXT, keep_raw, out);
 
-    Sink sink = { g_ptr_array_new_with_free_func(g_free) };
-    g_autoptr(QmpFramer) f = qmp_framer_new(on_item, &sink);
     qmp_framer_feed(f, in, strlen(in));
-    g_assert_cmpuint(sink.out->len, ==, 1);
-    g_ptr_array_unref(sink.out);
-    (void)got;
+    g_assert_cmpuint(out->len, ==, 1);
+    /* from the first token to the last, as sent */
+    g_assert_cmpstr(g_ptr_array_index(out, 0), ==, "{'execute' : \"x\",\n \"id\": [1, 2] }");
     /* all of an emitted message is released once it is out */
     g_assert_cmpuint(qmp_framer_pending(f), ==, 0);
     qmp_framer_feed(f, "{\"a\":", 5);
     g_assert_cmpuint(qmp_framer_pending(f), ==, 5);
+}
+
+/* Without KEEP_TEXT a message's text is its tokens, strings and numbers
+ * byte for byte, and nothing between them. */
+static void test_tokens_only(void)
+{
+    const char *in = " {'execute' : \"x y\",\n \"id\": [1e2, -0.5,\ttrue ] }\r\n"
+                     "{\"a\": \"\\u0041\"}";
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(QmpFramer) f = qmp_framer_new(0, keep_raw, out);
+
+    for (gsize i = 0; in[i]; i++) {
+        qmp_framer_feed(f, in + i, 1); /* tokens split across reads too */
+    }
+    g_assert_cmpuint(out->len, ==, 2);
+    g_assert_cmpstr(g_ptr_array_index(out, 0), ==, "{'execute':\"x y\",\"id\":[1e2,-0.5,true]}");
+    g_assert_cmpstr(g_ptr_array_index(out, 1), ==, "{\"a\":\"\\u0041\"}");
+}
+
+/* White space inside a message costs nothing: QEMU's streamer keeps tokens,
+ * so 64 MiB of blanks between two tokens is not 64 MiB of memory. */
+static void test_blanks_bounded(void)
+{
+    g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(QmpFramer) f = qmp_framer_new(0, keep_raw, out);
+    g_autofree char *blanks = g_malloc(1 << 20);
+    const char *head = "{\"execute\": \"query-status\" ";
+
+    memset(blanks, ' ', 1 << 20);
+    for (gsize i = 0; i < (1 << 20); i += 97) {
+        blanks[i] = "\t\r\n"[i % 3];
+    }
+    qmp_framer_feed(f, head, strlen(head));
+    gsize held = qmp_framer_pending(f);
+    for (guint i = 0; i < 256; i++) {
+        qmp_framer_feed(f, blanks, 1 << 20);
+        g_assert_cmpuint(qmp_framer_pending(f), ==, held);
+    }
+    qmp_framer_feed(f, "}", 1);
+    g_assert_cmpuint(out->len, ==, 1);
+    g_assert_cmpstr(g_ptr_array_index(out, 0), ==, "{\"execute\":\"query-status\"}");
+    g_assert_cmpuint(qmp_framer_pending(f), ==, 0);
+}
+
+typedef struct {
+    GPtrArray *out;
+    guint stop_after; /* stop after this many items in one feed */
+    guint in_feed;
+} Stopper;
+
+static gboolean stop_each(QmpValue *value, const char *raw, gsize raw_len, const char *error,
+                          gpointer user_data)
+{
+    Stopper *s = user_data;
+
+    on_item(value, raw, raw_len, error, &(Sink){ s->out });
+    return ++s->in_feed < s->stop_after;
+}
+
+/* A callback that asks to stop gets nothing more from that feed; the
+ * bytes not taken, fed again, give exactly what one feed would. */
+static void test_stop_and_resume(void)
+{
+    const char *in = "{\"a\": 1}{\"b\": 2} 3 [4]{]{\"c\": \"x\"} \xff {\"d\": null}";
+    g_autoptr(GPtrArray) whole = frame(in, strlen(in), 0);
+    g_autofree char *expected = join(whole);
+
+    for (int keep = 0; keep <= 1; keep++) {
+        for (guint every = 1; every <= 3; every++) {
+            Stopper s = { g_ptr_array_new_with_free_func(g_free), every, 0 };
+            g_autoptr(QmpFramer) f = qmp_framer_new(keep ? QMP_FRAMER_KEEP_TEXT : 0, stop_each, &s);
+            gsize len = strlen(in), off = 0;
+            guint feeds = 0;
+
+            while (off < len) {
+                s.in_feed = 0;
+                gsize used = qmp_framer_feed(f, in + off, len - off);
+
+                g_assert_cmpuint(used, >, 0);
+                g_assert_cmpuint(s.in_feed, <=, every + 1); /* a byte may end two */
+                off += used;
+                feeds++;
+            }
+            qmp_framer_feed(f, " ", 1);
+            g_autofree char *got = join(s.out);
+            g_assert_cmpstr(got, ==, expected);
+            g_assert_cmpuint(feeds, >, 1);
+            g_ptr_array_unref(s.out);
+        }
+    }
 }
 
 int main(int argc, char **argv)
@@ -240,5 +346,8 @@ int main(int argc, char **argv)
     g_test_add_func("/framer/limit/token-count", test_token_count_limit);
     g_test_add_func("/framer/limit/token-size", test_token_size_limit);
     g_test_add_func("/framer/raw-released", test_raw_and_spans);
+    g_test_add_func("/framer/tokens-only", test_tokens_only);
+    g_test_add_func("/framer/limit/blanks-cost-nothing", test_blanks_bounded);
+    g_test_add_func("/framer/stop-and-resume", test_stop_and_resume);
     return g_test_run();
 }
