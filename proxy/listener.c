@@ -15,11 +15,19 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* While out of descriptors the listener is not watched (accept() would
+ * fail at once, every time); it is tried again this often. */
+#define EMFILE_RETRY_MS 250
+
 struct Listener {
     char *path;
     gboolean activated; /* passed by systemd, which owns the file */
+    dev_t dev;          /* the socket file we made, to remove only it */
+    ino_t ino;
     int fd;
     guint watch;
+    guint retry;           /* out of descriptors: the timer that watches again */
+    gboolean retry_logged; /* once per episode, until the backlog is empty */
     Proxy *proxy;
     guint next_number;
 };
@@ -96,13 +104,19 @@ Listener *listener_new(const char *path, guint mode, GError **error)
                     g_strerror(errno));
         return NULL;
     }
-    /* bind() creates the file with the umask: make it private from the
-     * start, then widen it to what was asked */
-    mode_t old = umask(0177);
+    /* bind() creates the file with the mode the umask leaves: exactly the
+     * one asked for. A chmod() by path afterwards could follow a symlink
+     * put in its place meanwhile, in a directory others can write to. */
+    mode_t old = umask(~mode & 0777);
     int rc = bind(fd, (struct sockaddr *)&addr, sizeof(addr));
     int err = errno;
     umask(old);
-    if (rc < 0 || chmod(path, mode) < 0 || listen(fd, 64) < 0) {
+    GStatBuf st;
+    if (rc == 0 && g_lstat(path, &st) < 0) {
+        rc = -1;
+        err = errno;
+    }
+    if (rc < 0 || listen(fd, 64) < 0) {
         err = rc < 0 ? err : errno;
         g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "cannot listen on %s: %s",
                     path, g_strerror(err));
@@ -115,6 +129,8 @@ Listener *listener_new(const char *path, guint mode, GError **error)
 
     Listener *l = g_new0(Listener, 1);
     l->path = g_strdup(path);
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
     l->fd = fd;
     l->next_number = 1;
     return l;
@@ -193,6 +209,17 @@ static void accept_one(Listener *l, int fd)
     proxy_add_client(l->proxy, number, fd, g_steal_pointer(&peer));
 }
 
+static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data);
+
+static gboolean retry_accept(gpointer user_data)
+{
+    Listener *l = user_data;
+
+    l->retry = 0;
+    l->watch = g_unix_fd_add(l->fd, G_IO_IN, on_accept, l);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
 {
     Listener *l = user_data;
@@ -200,13 +227,32 @@ static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
     for (;;) {
         int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-        if (cfd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
-                g_warning("accept on %s failed: %s", l->path, g_strerror(errno));
-            }
-            break;
+        if (cfd >= 0) {
+            accept_one(l, cfd);
+            continue;
         }
-        accept_one(l, cfd);
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* the connection stays in the backlog: stop polling a socket
+             * that is always readable, and look again in a while */
+            if (!l->retry_logged) {
+                g_warning("cannot accept clients on %s: %s; they wait until descriptors are "
+                          "freed (trying every %d ms)",
+                          l->path, g_strerror(errno), EMFILE_RETRY_MS);
+                l->retry_logged = TRUE;
+            }
+            l->watch = 0;
+            l->retry = g_timeout_add(EMFILE_RETRY_MS, retry_accept, l);
+            return G_SOURCE_REMOVE;
+        }
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+            g_warning("accept on %s failed: %s", l->path, g_strerror(errno));
+        }
+        if (errno == EAGAIN && l->retry_logged) {
+            /* the episode is over once no client waits any more */
+            g_message("accepting clients on %s again: none is waiting", l->path);
+            l->retry_logged = FALSE;
+        }
+        break;
     }
     return G_SOURCE_CONTINUE;
 }
@@ -270,9 +316,13 @@ void listener_free(Listener *l)
         return;
     }
     g_clear_handle_id(&l->watch, g_source_remove);
+    g_clear_handle_id(&l->retry, g_source_remove);
     close(l->fd);
-    /* systemd's socket outlives us: the next proxy takes it over */
-    if (!l->activated) {
+    /* systemd's socket outlives us: the next proxy takes it over; and
+     * whatever another process put at our path is not ours to remove */
+    GStatBuf st;
+    if (!l->activated && g_lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        st.st_dev == l->dev && st.st_ino == l->ino) {
         g_unlink(l->path);
     }
     g_free(l->path);

@@ -13,8 +13,12 @@
 #include "manager.h"
 
 #include <string.h>
+#include <sys/resource.h>
 
 #define CLOSE_GRACE_MS 2000
+
+/* The soft limit on descriptors the process started with, for children. */
+static struct rlimit initial_nofile;
 
 struct Proxy {
     ProxyOptions opts;
@@ -46,6 +50,15 @@ Proxy *proxy_new(const ProxyOptions *options)
     p->opts.trace_path = g_strdup(options->trace_path);
     p->opts.state_path = g_strdup(options->state_path);
     p->opts.allow_uids = options->allow_uids ? g_array_ref(options->allow_uids) : NULL;
+    /* every client costs descriptors (its socket, what it passes): as
+     * systemd advises, take what the hard limit allows (GLib polls, so
+     * descriptors above FD_SETSIZE are fine); children get the old limit */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        initial_nofile = nofile;
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     p->loop = g_main_loop_new(NULL, FALSE);
     p->router = router_new(p);
     p->dm = dm_new();
@@ -226,6 +239,13 @@ void proxy_free(Proxy *p)
         g_array_unref(p->opts.allow_uids);
     }
     g_free(p);
+}
+
+void proxy_child_setup(gpointer unused)
+{
+    if (initial_nofile.rlim_max) {
+        setrlimit(RLIMIT_NOFILE, &initial_nofile);
+    }
 }
 
 const ProxyOptions *proxy_get_options(Proxy *p)

@@ -62,6 +62,9 @@ int proxy_run(Proxy *proxy);
 void proxy_stop(Proxy *proxy);
 void proxy_free(Proxy *proxy);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Proxy, proxy_free)
+/* A GSpawnChildSetupFunc: gives a child the descriptor limit the process
+ * started with (proxy_new() raises it). */
+void proxy_child_setup(gpointer unused);
 const ProxyOptions *proxy_get_options(Proxy *proxy);
 Router *proxy_get_router(Proxy *proxy);
 Upstream *proxy_get_upstream(Proxy *proxy);
