@@ -9,7 +9,12 @@
  * bounded (past the bound records are dropped and counted), and a write
  * error is logged once and stops tracing while the proxy goes on. The
  * thread also rotates the file (FILE -> FILE.1) and reopens it on SIGHUP;
- * every file starts with a header line. */
+ * every file starts with a header line.
+ *
+ * The trace may also be a FIFO (or another file that is not a regular
+ * one) with a reader: it is opened without blocking, refused when nobody
+ * reads it, and written without blocking, so that a reader that stops
+ * reading cannot hold the proxy's exit up for longer than STOP_WAIT_MS. */
 #include "trace.h"
 
 #include "framer.h"
@@ -19,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +35,12 @@
  * first one. */
 #define BATCH_RECORDS 256
 #define FLUSH_MS 10
+/* How long the proxy's exit waits for the writer to write what is queued;
+ * and, past that, for it to notice it should give up. */
+#define STOP_WAIT_MS 2000
+#define GIVE_UP_WAIT_MS 1000
+/* A writer blocked on a full FIFO looks up this often. */
+#define POLL_MS 100
 
 /* One crossing, as captured on the main loop. */
 typedef struct {
@@ -75,6 +87,10 @@ struct Trace {
     GAsyncQueue *queue; /* of Batch */
     gint queued;        /* atomic: cost of what the writer has not written */
     gint failed;        /* atomic: the writer gave up */
+    gint abandon;       /* atomic: the proxy is leaving; write nothing more */
+    GMutex lock;
+    GCond finished_cond;
+    gboolean finished; /* the writer thread is done (under @lock) */
 
     /* main loop only */
     Batch *batch;
@@ -83,6 +99,8 @@ struct Trace {
 
     /* writer thread only */
     int fd;
+    gboolean regular; /* a regular file: writes never wait for a reader */
+    guint unwritten;  /* records given up on */
     guint64 size;
     GString *out;
     gint64 time_sec;
@@ -260,17 +278,39 @@ static gboolean open_file(Trace *t, GError **error)
 {
     struct stat st;
 
-    t->fd = open(t->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (t->fd < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-                    "cannot open trace file %s: %s", t->path, g_strerror(errno));
+    /* a FIFO nobody reads would block open() for good */
+    t->fd = open(t->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0600);
+    if (t->fd < 0 && errno == ENXIO) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NXIO,
+                    "cannot open trace file %s: it is a FIFO no process is reading", t->path);
         return FALSE;
     }
-    t->size = fstat(t->fd, &st) == 0 ? (guint64)st.st_size : 0;
+    if (t->fd < 0 || fstat(t->fd, &st) < 0) {
+        int err = errno;
+
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                    "cannot open trace file %s: %s", t->path, g_strerror(err));
+        if (t->fd >= 0) {
+            close(t->fd);
+            t->fd = -1;
+        }
+        return FALSE;
+    }
+    t->regular = S_ISREG(st.st_mode);
+    if (!t->regular && t->max_size) {
+        g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                    "trace file %s is not a regular file: it cannot be rotated (--trace-max-size)",
+                    t->path);
+        close(t->fd);
+        t->fd = -1;
+        return FALSE;
+    }
+    t->size = t->regular ? (guint64)st.st_size : 0;
     return TRUE;
 }
 
-/* Writes what is formatted; FALSE (logged) once writing failed. */
+/* Writes what is formatted; FALSE (logged) once writing failed, or when
+ * the proxy is leaving and the reader takes nothing. */
 static gboolean write_out(Trace *t)
 {
     gsize off = 0;
@@ -279,6 +319,15 @@ static gboolean write_out(Trace *t)
         ssize_t n = write(t->fd, t->out->str + off, t->out->len - off);
 
         if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pfd = { t->fd, POLLOUT, 0 };
+
+            if (g_atomic_int_get(&t->abandon)) {
+                return FALSE;
+            }
+            poll(&pfd, 1, POLL_MS);
             continue;
         }
         if (n < 0) {
@@ -343,8 +392,13 @@ static gpointer writer_thread(gpointer data)
 
         if (ok && op == OP_RECORDS) {
             ok = write_batch(t, b);
+            if (!ok) {
+                t->unwritten += b->entries->len; /* roughly: some may be out */
+            }
         } else if (ok && op == OP_REOPEN) {
             ok = restart_file(t, FALSE);
+        } else if (op == OP_RECORDS) {
+            t->unwritten += b->entries->len;
         }
         g_atomic_int_add(&t->queued, -(gint)b->cost);
         batch_free(b);
@@ -352,6 +406,10 @@ static gpointer writer_thread(gpointer data)
             g_atomic_int_set(&t->failed, TRUE);
         }
         if (op == OP_STOP) {
+            g_mutex_lock(&t->lock);
+            t->finished = TRUE;
+            g_cond_signal(&t->finished_cond);
+            g_mutex_unlock(&t->lock);
             return NULL;
         }
     }
@@ -396,10 +454,30 @@ Trace *trace_open(const char *path, TraceFilter filter, guint64 max_size, const 
         g_free(t);
         return NULL;
     }
+    g_mutex_init(&t->lock);
+    g_cond_init(&t->finished_cond);
     t->queue = g_async_queue_new();
     t->thread = g_thread_new("trace-writer", writer_thread, t);
     return t;
 }
+
+/* Whether the writer finished within @ms. */
+static gboolean wait_finished(Trace *t, guint ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)ms * 1000;
+    gboolean finished;
+
+    g_mutex_lock(&t->lock);
+    while (!t->finished && g_cond_wait_until(&t->finished_cond, &t->lock, deadline)) {
+    }
+    finished = t->finished;
+    g_mutex_unlock(&t->lock);
+    return finished;
+}
+
+/* A writer stuck in the kernel, on storage that does not answer: the
+ * proxy leaves without it (the process is ending). */
+static Trace *abandoned;
 
 void trace_free(Trace *t)
 {
@@ -408,7 +486,21 @@ void trace_free(Trace *t)
     }
     hand_over(t);
     g_async_queue_push(t->queue, batch_new(OP_STOP));
+    if (!wait_finished(t, STOP_WAIT_MS)) {
+        g_atomic_int_set(&t->abandon, TRUE);
+        if (!wait_finished(t, GIVE_UP_WAIT_MS)) {
+            g_warning("trace: the writer of %s is stuck; leaving without it", t->path);
+            abandoned = t;
+            return;
+        }
+    }
     g_thread_join(t->thread);
+    if (t->unwritten) {
+        g_message("trace: %u record(s) were not written: %s did not take them within %d ms",
+                  t->unwritten, t->path, STOP_WAIT_MS);
+    }
+    g_mutex_clear(&t->lock);
+    g_cond_clear(&t->finished_cond);
     g_async_queue_unref(t->queue);
     if (t->fd >= 0) {
         close(t->fd);
