@@ -203,8 +203,13 @@ static gboolean parse_uint(const char *opt, const char *text, guint base, guint6
 static gboolean parse_size(const char *opt, const char *text, guint64 *out, GError **error)
 {
     char *end;
-    guint64 n = g_ascii_strtoull(text, &end, 10);
+    /* strtoull takes "-5" and " 5" too, and wraps the former around */
+    guint64 n = g_ascii_isdigit(*text) ? g_ascii_strtoull(text, &end, 10) : 0;
     guint shift = 0;
+
+    if (!g_ascii_isdigit(*text)) {
+        end = (char *)text;
+    }
 
     switch (g_ascii_toupper(*end)) {
     case 'K':
@@ -267,10 +272,15 @@ gboolean cli_proxy_options(Cli *cli, ProxyOptions *opts, GError **error)
                     "--client-queue-max must be at least 4096");
         return FALSE;
     }
+    if (cli->connect_timeout < 1 || cli->unplug_timeout < 1) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s must be at least 1",
+                    cli->connect_timeout < 1 ? "--connect-timeout" : "--unplug-timeout");
+        return FALSE;
+    }
     opts->max_clients = (guint)cli->max_clients;
     opts->client_queue_max = (gsize)cli->queue_max;
-    opts->connect_timeout = (guint)MAX(cli->connect_timeout, 1);
-    opts->unplug_timeout = (guint)MAX(cli->unplug_timeout, 1);
+    opts->connect_timeout = (guint)cli->connect_timeout;
+    opts->unplug_timeout = (guint)cli->unplug_timeout;
     opts->hotplug_buses = cli->hotplug_buses;
     if (cli->trace_filter && strcmp(cli->trace_filter, "all") != 0 &&
         strcmp(cli->trace_filter, "hotplug") != 0) {
@@ -298,6 +308,17 @@ gboolean cli_proxy_options(Cli *cli, ProxyOptions *opts, GError **error)
         return FALSE;
     }
     return TRUE;
+}
+
+void cli_printerr(const char *who, const char *message)
+{
+    g_autoptr(GString) text = g_string_new(message);
+
+    /* GLib quotes names with U+201C and U+201D, which the C locale shows
+     * as '?': an ASCII quote says the same anywhere */
+    g_string_replace(text, "\u201c", "\"", 0);
+    g_string_replace(text, "\u201d", "\"", 0);
+    g_printerr("%s: %s\n", who, text->str);
 }
 
 void cli_clear(Cli *cli)

@@ -34,4 +34,6 @@ typedef struct {
 gboolean cli_parse(Cli *cli, gboolean wrap, int argc, char **argv, GError **error);
 /* Checks the values and fills @opts (pointing into @cli). */
 gboolean cli_proxy_options(Cli *cli, ProxyOptions *opts, GError **error);
+/* Prints "@who: @message" on stderr, legible in any locale. */
+void cli_printerr(const char *who, const char *message);
 void cli_clear(Cli *cli);

@@ -37,7 +37,9 @@ static int run_daemon(int argc, char **argv)
     int status = 2;
 
     if (!cli_parse(&cli, FALSE, argc, argv, &error) || !cli_proxy_options(&cli, &opts, &error)) {
-        g_printerr("qmproxy: %s (see --help)\n", error->message);
+        g_autofree char *message = g_strdup_printf("%s (see --help)", error->message);
+
+        cli_printerr("qmproxy", message);
         goto out;
     }
     if (cli.version) {
@@ -61,7 +63,7 @@ static int run_daemon(int argc, char **argv)
     g_unix_signal_add(SIGINT, on_signal, proxy);
     g_unix_signal_add(SIGHUP, on_sighup, proxy);
     if (!proxy_start(proxy, &error)) {
-        g_printerr("qmproxy: %s\n", error->message);
+        cli_printerr("qmproxy", error->message);
         status = 1;
         goto out;
     }

@@ -135,11 +135,24 @@ static gboolean load(Manager *m, QmpValue *state, GError **error)
 {
     QmpValue *devices = qmp_value_dict_get(state, "devices");
     QmpValue *drives = qmp_value_dict_get(state, "drive-indexes");
+    g_autoptr(GHashTable) by_key = g_hash_table_new(g_str_hash, g_str_equal);
 
     for (guint i = 0; i < qmp_value_list_length(devices); i++) {
-        if (!load_device(m, qmp_value_list_get(devices, i), i, error)) {
+        QmpValue *rec = qmp_value_list_get(devices, i);
+
+        if (!load_device(m, rec, i, error)) {
             return FALSE;
         }
+        /* one device per host device: two for one is not a table we wrote */
+        MDevice *d = g_hash_table_lookup(m->devices, qmp_value_dict_get_string(rec, "id"));
+        MDevice *other = g_hash_table_lookup(by_key, d->key);
+        if (other) {
+            g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
+                        "devices %s and %s of the table are both for %s", other->id, d->id,
+                        d->path);
+            return FALSE;
+        }
+        g_hash_table_insert(by_key, d->key, d);
     }
     m->drive_names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     for (guint i = 0;
@@ -162,9 +175,14 @@ static void core_changed(gpointer manager, gpointer unused)
     manager_save(manager);
 }
 
-gboolean manager_open_state(Manager *m, const char *path, gboolean reset, GError **error)
+gboolean manager_open_state(Manager *m, const char *given, gboolean reset, GError **error)
 {
     g_autoptr(GError) bad = NULL;
+    /* a symbolic link is written through, never replaced by a file */
+    g_autofree char *path = state_file_resolve(given, error);
+    if (!path) {
+        return FALSE;
+    }
     g_autoptr(QmpValue) state = state_file_load(path, &bad);
     g_autofree char *dir = g_path_get_dirname(path);
 

@@ -18,6 +18,7 @@
 #include "framer.h"
 #include "writer.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,10 @@
 #define DEFAULT_SCSI_BUS "scsi0.0"
 /* node names are at most 31 characters: "drive-" and the id */
 #define MAX_ID_LEN 24
+/* What a client may make the proxy keep (and send QEMU) is bounded: a
+ * path as long as the kernel takes, a bus named as QEMU names one. */
+#define MAX_PATH_LEN (PATH_MAX - 1)
+#define MAX_BUS_LEN 128
 #define OWN_PREFIX "__org.qmproxy_"
 
 const char *const manager_kind_names[KIND_COUNT] = {
@@ -1368,10 +1373,20 @@ static void device_new(Manager *m, ProxyClient *client, gpointer slot, const Qmp
     const char *path = arg_string(req, "path");
     Kind kind = kind_of(arg_string(req, "driver"));
 
+    const char *bus = arg_string(req, "bus");
+    g_autofree char *problem = NULL;
+
     if (!g_path_is_absolute(path)) {
         /* QEMU would open it from its own working directory */
-        reply_now(m, client, slot, req, NULL, QMP_CLASS_GENERIC,
-                  "Parameter 'path' expects an absolute path");
+        problem = g_strdup("Parameter 'path' expects an absolute path");
+    } else if (strlen(path) > MAX_PATH_LEN) {
+        problem =
+            g_strdup_printf("Parameter 'path' expects a path of at most %d bytes", MAX_PATH_LEN);
+    } else if (bus && (!*bus || strlen(bus) > MAX_BUS_LEN)) {
+        problem = g_strdup_printf("Parameter 'bus' expects a bus id of 1 to %d bytes", MAX_BUS_LEN);
+    }
+    if (problem) {
+        reply_now(m, client, slot, req, NULL, QMP_CLASS_GENERIC, problem);
         return;
     }
     if (kind == KIND_VFIO_PCI || kind == KIND_VHOST_USER_BLK) {

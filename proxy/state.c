@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,17 +55,90 @@ static void state_file_unref(StateFile *sf)
     }
 }
 
-QmpValue *state_file_load(const char *path, GError **error)
+/* The file's text; NULL with @error, or (no file) without. The messages
+ * are ours: GLib's quote the path with typographic quotes, which the C
+ * locale prints as '?'. */
+static char *read_all(const char *path, gsize *len, GError **error)
 {
-    g_autofree char *text = NULL;
-    g_autoptr(GError) read_error = NULL;
-    gsize len = 0;
+    g_autoptr(GString) text = g_string_new(NULL);
+    char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-    if (!g_file_get_contents(path, &text, &len, &read_error)) {
-        if (g_error_matches(read_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+    if (fd < 0) {
+        if (errno != ENOENT) {
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                        "cannot read state file %s: %s", path, g_strerror(errno));
+        }
+        return NULL;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int err = errno;
+
+            close(fd);
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err),
+                        "cannot read state file %s: %s", path, g_strerror(err));
             return NULL;
         }
-        g_propagate_error(error, g_steal_pointer(&read_error));
+        if (n == 0) {
+            break;
+        }
+        g_string_append_len(text, buf, n);
+    }
+    close(fd);
+    *len = text->len;
+    return g_string_free(g_steal_pointer(&text), FALSE);
+}
+
+char *state_file_resolve(const char *path, GError **error)
+{
+    g_autofree char *at = g_strdup(path);
+
+    /* as the kernel does, up to 40 links */
+    for (guint hops = 0; hops < 40; hops++) {
+        GStatBuf st;
+
+        if (g_lstat(at, &st) < 0 || !S_ISLNK(st.st_mode)) {
+            if (hops) {
+                g_message("state file %s is a symbolic link: the table is written to %s", path, at);
+            }
+            return g_steal_pointer(&at);
+        }
+        g_autofree char *target = g_file_read_link(at, NULL);
+        if (!target) {
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                        "cannot read the symbolic link %s: %s", at, g_strerror(errno));
+            return NULL;
+        }
+        if (!g_path_is_absolute(target)) {
+            g_autofree char *dir = g_path_get_dirname(at);
+            g_autofree char *relative = g_steal_pointer(&target);
+
+            target = g_build_filename(dir, relative, NULL);
+        }
+        g_free(at);
+        at = g_steal_pointer(&target);
+    }
+    g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_LOOP,
+                "state file %s: too many levels of symbolic links", path);
+    return NULL;
+}
+
+QmpValue *state_file_load(const char *path, GError **error)
+{
+    GError *read_error = NULL;
+    gsize len = 0;
+    g_autofree char *text = read_all(path, &len, &read_error);
+
+    if (!text) {
+        if (read_error) {
+            g_propagate_error(error, read_error);
+        }
         return NULL;
     }
     if (len == 0) {

@@ -19,6 +19,9 @@ typedef void (*StateSaved)(gpointer data, const GError *error);
  * unusable (corrupt, truncated, empty, of a newer version). NULL without
  * an error when there is no file. */
 QmpValue *state_file_load(const char *path, GError **error);
+/* The file @path stands for: the target of a symbolic link, followed to
+ * the end, so that a write replaces the target and never the link. */
+char *state_file_resolve(const char *path, GError **error);
 /* Renames a bad @path aside ("PATH.bad-TIME"); returns the new name. */
 char *state_file_move_aside(const char *path, GError **error);
 

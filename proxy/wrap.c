@@ -40,8 +40,8 @@ typedef struct {
 
 static int usage(const char *msg)
 {
-    g_printerr("qmproxy wrap: %s\nUsage: qmproxy wrap [OPTIONS] -- QEMU [QEMU ARGUMENTS...]\n",
-               msg);
+    cli_printerr("qmproxy wrap", msg);
+    g_printerr("Usage: qmproxy wrap [OPTIONS] -- QEMU [QEMU ARGUMENTS...]\n");
     return 2;
 }
 
@@ -269,7 +269,7 @@ int wrap_main(int argc, char **argv, const char *self)
     public = g_strndup(qargs[spot.arg] + spot.off, spot.len);
     dir = g_dir_make_tmp("qmproxy-wrap-XXXXXX", &error);
     if (!dir) {
-        g_printerr("qmproxy wrap: %s\n", error->message);
+        cli_printerr("qmproxy wrap", error->message);
         status = 1;
         goto out;
     }
@@ -291,15 +291,15 @@ int wrap_main(int argc, char **argv, const char *self)
     w.proxy = proxy_new(&opts);
     /* the proxy's socket first, so no client ever misses it */
     if (!proxy_listen(w.proxy, &error)) {
-        g_printerr("qmproxy wrap: %s\n", error->message);
+        cli_printerr("qmproxy wrap", error->message);
         status = 1;
         goto out;
     }
     if (!g_spawn_async(NULL, qargs, NULL,
                        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
                            G_SPAWN_CHILD_INHERITS_STDIN,
-                       NULL, NULL, &w.qemu, &error)) {
-        g_printerr("qmproxy wrap: %s\n", error->message);
+                       proxy_child_setup, NULL, &w.qemu, &error)) {
+        cli_printerr("qmproxy wrap", error->message);
         status = 127;
         goto out;
     }
