@@ -226,6 +226,88 @@ static void test_socket_mode(void)
     g_assert_cmpuint(socket_mode(p2->listen), ==, 0660);
 }
 
+/* The socket gets its mode from bind() itself: a chmod() by path after
+ * it would follow a symbolic link put in its place meanwhile. */
+static void test_socket_mode_without_chmod(void)
+{
+    g_autofree char *strace = g_find_program_in_path("strace");
+
+    if (!strace) {
+        g_test_skip("strace is not installed");
+        return;
+    }
+    g_autoptr(TestQemu) q = test_qemu_start(NULL);
+    g_autofree char *listen = g_build_filename(q->dir, "proxy.sock", NULL);
+    g_autofree char *calls = g_build_filename(q->dir, "calls", NULL);
+    g_autofree char *log = g_build_filename(q->dir, "strace.log", NULL);
+    const char *argv[] = { strace,
+                           "-f",
+                           "-e",
+                           "trace=chmod,fchmodat,lchown,chown",
+                           "-o",
+                           calls,
+                           test_qmproxy_bin(),
+                           "--upstream",
+                           q->qmp,
+                           "--listen",
+                           listen,
+                           "--socket-mode",
+                           "0660",
+                           NULL };
+    /* LeakSanitizer cannot run under ptrace: the sanitizer build's other
+     * tests look for leaks */
+    g_autofree char *asan = g_strdup(g_getenv("ASAN_OPTIONS"));
+    g_autofree char *no_leaks =
+        g_strconcat(asan ? asan : "", asan ? ":" : "", "detect_leaks=0", NULL);
+    g_setenv("ASAN_OPTIONS", no_leaks, TRUE);
+    g_autoptr(TestProxy) p = test_spawn_logged(argv, log);
+    if (asan) {
+        g_setenv("ASAN_OPTIONS", asan, TRUE);
+    } else {
+        g_unsetenv("ASAN_OPTIONS");
+    }
+
+    for (guint i = 0; i < 1000 && !g_file_test(listen, G_FILE_TEST_EXISTS); i++) {
+        g_usleep(10000);
+    }
+    g_autoptr(TestClient) c = test_client_connect(listen);
+    g_free(test_client_handshake(c, NULL));
+    g_assert_cmpuint(socket_mode(listen), ==, 0660);
+    /* the proxy is strace's child: it gets the signal, strace follows it out */
+    g_autofree char *children_path = g_strdup_printf("/proc/%d/task/%d/children", p->pid, p->pid);
+    g_autofree char *children = NULL;
+    g_assert_true(g_file_get_contents(children_path, &children, NULL, NULL));
+    kill((pid_t)g_ascii_strtoll(children, NULL, 10), SIGTERM);
+    g_assert_true(test_proxy_wait(p, 10000));
+    g_autofree char *seen = NULL;
+    g_assert_true(g_file_get_contents(calls, &seen, NULL, NULL));
+    g_assert_null(strstr(seen, "chmod("));
+    g_assert_null(strstr(seen, "fchmodat("));
+}
+
+/* At exit the proxy removes its socket file, and only its own: what
+ * another process put at the path since stays. */
+static void test_leaves_what_is_not_its_socket(void)
+{
+    g_autoptr(TestQemu) q = test_qemu_start(NULL);
+    TestProxy *p = test_proxy_start(q->qmp, q->dir, NULL);
+    g_autofree char *listen = g_strdup(p->listen);
+    g_autoptr(GError) error = NULL;
+
+    g_assert_cmpint(g_unlink(listen), ==, 0);
+    g_assert_true(g_file_set_contents(listen, "someone else's\n", -1, &error));
+    test_proxy_free(p); /* SIGTERM, status 0 */
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(listen, &text, NULL, NULL));
+    g_assert_cmpstr(text, ==, "someone else's\n");
+
+    /* and its own it does remove */
+    g_unlink(listen);
+    TestProxy *p2 = test_proxy_start(q->qmp, q->dir, NULL);
+    test_proxy_free(p2);
+    g_assert_false(g_file_test(listen, G_FILE_TEST_EXISTS));
+}
+
 static void test_allow_uid(void)
 {
     g_autoptr(TestQemu) q = test_qemu_start(NULL);
@@ -295,6 +377,30 @@ static void test_bad_options(void)
                                NULL, &err, &status, NULL));
     g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 2);
     g_assert_nonnull(strstr(err, "--socket-mode: '999'"));
+
+    /* numbers that are not what they say are refused, never wrapped or
+     * quietly raised */
+    const char *numbers[][3] = {
+        { "--trace-max-size", "-5", "--trace-max-size: '-5' is not a size" },
+        { "--trace-max-size", " 5", "--trace-max-size: ' 5' is not a size" },
+        { "--trace-max-size", "0", "--trace-max-size: '0' is not a size" },
+        { "--connect-timeout", "-1", "--connect-timeout must be at least 1" },
+        { "--connect-timeout", "0", "--connect-timeout must be at least 1" },
+        { "--unplug-timeout", "-3", "--unplug-timeout must be at least 1" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(numbers); i++) {
+        const char *argv[] = {
+            test_qmproxy_bin(), "--upstream", "a",           "--listen",    "b",
+            "--trace",          "/tmp/t",     numbers[i][0], numbers[i][1], NULL
+        };
+        g_autofree char *e = NULL;
+
+        g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                                   NULL, NULL, &e, &status, NULL));
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 2 || !strstr(e, numbers[i][2])) {
+            g_error("%s %s: status %d, %s", numbers[i][0], numbers[i][1], status, e);
+        }
+    }
 }
 
 static void test_version_help(void)
@@ -334,6 +440,8 @@ int main(int argc, char **argv)
     g_test_add_func("/lifecycle/refuse/regular-file", test_refuse_regular_file);
     g_test_add_func("/lifecycle/stale-socket-replaced", test_stale_socket_replaced);
     g_test_add_func("/security/socket-mode", test_socket_mode);
+    g_test_add_func("/security/socket-mode-without-chmod", test_socket_mode_without_chmod);
+    g_test_add_func("/security/leaves-what-is-not-its-socket", test_leaves_what_is_not_its_socket);
     g_test_add_func("/security/allow-uid", test_allow_uid);
     g_test_add_func("/security/max-clients", test_max_clients);
     g_test_add_func("/cli/bad-options", test_bad_options);

@@ -990,6 +990,20 @@ static void test_bad_files(void)
                    "\"detached\"}, {\"id\": \"x\", \"kind\": \"virtio-scsi\", \"path\": \"/q\", "
                    "\"attach-count\": 0, \"reference-count\": 1, \"state\": \"detached\"}]}"),
           -1 },
+        /* one device per host device: a table never says two */
+        { "two devices for one path",
+          g_strdup("{\"version\": 1, \"devices\": [{\"id\": \"x\", \"kind\": \"virtio-scsi\", "
+                   "\"path\": \"/p\", \"attach-count\": 0, \"reference-count\": 1, \"state\": "
+                   "\"detached\"}, {\"id\": \"y\", \"kind\": \"virtio-scsi\", \"path\": \"/p\", "
+                   "\"attach-count\": 0, \"reference-count\": 1, \"state\": \"detached\"}]}"),
+          -1 },
+        { "two devices for one path, spelt apart",
+          g_strdup("{\"version\": 1, \"devices\": [{\"id\": \"x\", \"kind\": \"virtio-blk\", "
+                   "\"path\": \"/d/p\", \"attach-count\": 0, \"reference-count\": 1, \"state\": "
+                   "\"detached\"}, {\"id\": \"y\", \"kind\": \"virtio-blk\", \"path\": "
+                   "\"/d/./e/../p\", \"attach-count\": 0, \"reference-count\": 1, \"state\": "
+                   "\"detached\"}]}"),
+          -1 },
     };
     for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
         gsize len = bad[i].len < 0 ? strlen(bad[i].text) : (gsize)bad[i].len;
@@ -1556,6 +1570,65 @@ static void test_drive_names_survive(void)
     st_stop(&st);
 }
 
+/* A state file that is a symbolic link (to where the table really
+ * lives) is written through: the link stays a link, its target gets the
+ * table. */
+static void test_symlink_written_through(void)
+{
+    St st;
+    g_autofree char *dir = g_dir_make_tmp("qmproxy-state-XXXXXX", NULL);
+    g_autofree char *real = g_build_filename(dir, "real.json", NULL);
+    g_autofree char *link = g_build_filename(dir, "link.json", NULL);
+
+    g_assert_cmpint(symlink("real.json", link), ==, 0); /* dangling, relative */
+    st_start(&st, link);
+    g_autofree char *img = test_make_image(st.dir, "a.img");
+    g_autoptr(JsonNode) n = dev_new(st.c, img, "a");
+    g_autoptr(JsonNode) a = test_dm(st.c, "device-attach", "a");
+    GStatBuf lst;
+    g_assert_cmpint(g_lstat(link, &lst), ==, 0);
+    g_assert_true(S_ISLNK(lst.st_mode));
+    assert_file_matches(st.c, real);
+    g_autofree char *log = test_proxy_log(st.proxy);
+    g_assert_nonnull(strstr(log, real));
+    /* a restart reads it back through the link */
+    st_proxy_stop(&st);
+    st_proxy_start(&st);
+    g_autoptr(JsonNode) q = test_dm(st.c, "query-device", "a");
+    test_dm_assert_counts(q, "attached", 1, 1);
+    g_assert_cmpint(g_lstat(link, &lst), ==, 0);
+    g_assert_true(S_ISLNK(lst.st_mode));
+    st_stop(&st);
+    test_rm_rf(dir);
+}
+
+/* A state file that cannot be read is named plainly, also in the C
+ * locale (GLib's own message quotes with characters it shows as '?'). */
+static void test_unreadable_file_message(void)
+{
+    g_autoptr(TestQemu) q = test_qemu_start(scsi_args);
+    g_autofree char *state = g_build_filename(q->dir, "a-directory", NULL);
+    g_autofree char *listen = g_build_filename(q->dir, "proxy.sock", NULL);
+
+    g_assert_cmpint(g_mkdir(state, 0700), ==, 0);
+    g_autofree char *old = g_strdup(g_getenv("LC_ALL"));
+    g_setenv("LC_ALL", "C", TRUE);
+    TestProxy *p =
+        test_proxy_spawn(q->qmp, listen, (const char *const[]){ "--state", state, NULL });
+    if (old) {
+        g_setenv("LC_ALL", old, TRUE);
+    } else {
+        g_unsetenv("LC_ALL");
+    }
+    g_assert_true(test_proxy_wait(p, 20000));
+    g_autofree char *log = test_proxy_log(p);
+    g_assert_true(WIFEXITED(p->status) && WEXITSTATUS(p->status) == 1);
+    g_autofree char *want = g_strdup_printf("cannot read state file %s: Is a directory", state);
+    g_assert_nonnull(strstr(log, want));
+    g_assert_null(strchr(log, '?'));
+    test_proxy_free(p);
+}
+
 static void add(const char *path, void (*test)(void))
 {
     g_test_add_data_func(path, test, isolated);
@@ -1577,6 +1650,8 @@ int main(int argc, char **argv)
     add("/state/new-behind-remove", test_new_behind_remove);
     add("/state/bad-files", test_bad_files);
     add("/state/reset-keeps-every-bad-file", test_reset_keeps_every_bad_file);
+    add("/state/symlink-written-through", test_symlink_written_through);
+    add("/state/unreadable-file-message", test_unreadable_file_message);
     add("/state/full-disk", test_full_disk);
     add("/state/full-disk-virtio-blk", test_full_disk_virtio_blk);
     add("/state/socket-activation", test_socket_activation);
