@@ -6,6 +6,20 @@
 
 #include <string.h>
 
+QmpValue *qmp_command_new(const char *command, const char *first_key, ...)
+{
+    QmpValue *cmd = qmp_value_new_dict();
+    va_list ap;
+
+    qmp_value_dict_add(cmd, "execute", qmp_value_new_string(command));
+    if (first_key) {
+        va_start(ap, first_key);
+        qmp_value_dict_add(cmd, "arguments", qmp_value_new_dict_va(first_key, ap));
+        va_end(ap);
+    }
+    return cmd;
+}
+
 gboolean qmp_request_is_oob(const QmpValue *msg)
 {
     return qmp_value_type(msg) == QMP_VALUE_DICT && qmp_value_dict_get(msg, "exec-oob") &&

@@ -15,6 +15,11 @@ typedef struct {
     QmpValue *arguments; /* borrowed; NULL when absent */
 } QmpRequest;
 
+/* The command {"execute": @command, "arguments": {...}} with the key and
+ * value pairs that follow (values taken, up to a NULL key) as arguments;
+ * no arguments member when there are none. Escaping is the writer's. */
+QmpValue *qmp_command_new(const char *command, const char *first_key, ...);
+
 /* QEMU runs a message at once, out of band, when it has exec-oob and no
  * execute, whether or not the client may use OOB (monitor/qmp.c). */
 gboolean qmp_request_is_oob(const QmpValue *msg);

@@ -2,6 +2,8 @@
  * dictionaries), with the member order QEMU writes them in. */
 #include "value.h"
 
+#include <stdarg.h>
+
 #include <string.h>
 
 typedef struct {
@@ -106,6 +108,33 @@ QmpValue *qmp_value_new_dict(void)
     v->entries = g_array_new(FALSE, FALSE, sizeof(DictEntry));
     g_array_set_clear_func(v->entries, dict_entry_clear);
     return v;
+}
+
+static QmpValue *dict_of(const char *first_key, va_list ap)
+{
+    QmpValue *dict = qmp_value_new_dict();
+
+    for (const char *key = first_key; key; key = va_arg(ap, const char *)) {
+        QmpValue *item = va_arg(ap, QmpValue *);
+
+        g_assert(qmp_value_dict_add(dict, key, item));
+    }
+    return dict;
+}
+
+QmpValue *qmp_value_new_dict_of(const char *first_key, ...)
+{
+    va_list ap;
+
+    va_start(ap, first_key);
+    QmpValue *dict = dict_of(first_key, ap);
+    va_end(ap);
+    return dict;
+}
+
+QmpValue *qmp_value_new_dict_va(const char *first_key, va_list ap)
+{
+    return dict_of(first_key, ap);
 }
 
 QmpValue *qmp_value_ref(QmpValue *v)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdarg.h>
 
 typedef enum {
     QMP_VALUE_NULL,
@@ -39,6 +40,11 @@ QmpValue *qmp_value_new_string(const char *s);
 QmpValue *qmp_value_new_string_take(char *s);
 QmpValue *qmp_value_new_list(void);
 QmpValue *qmp_value_new_dict(void);
+/* A dictionary of the key and value pairs that follow, the values taken,
+ * up to a NULL key. */
+QmpValue *qmp_value_new_dict_of(const char *first_key, ...) G_GNUC_NULL_TERMINATED;
+/* The same from a va_list. */
+QmpValue *qmp_value_new_dict_va(const char *first_key, va_list ap);
 
 QmpValue *qmp_value_ref(QmpValue *v);
 void qmp_value_unref(QmpValue *v);

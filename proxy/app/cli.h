@@ -1,0 +1,39 @@
+/* cli.h - qmproxy's options, from the command line, a config file and
+ * the environment, shared by the daemon and "qmproxy wrap". */
+#pragma once
+
+#include "app.h"
+
+typedef struct {
+    char *upstream;
+    char *listen;
+    char *socket_mode;
+    char **allow_uids;
+    char **hotplug_buses;
+    gint max_clients;
+    gint connect_timeout;
+    gint unplug_timeout;
+    gint64 queue_max;
+    char *trace;
+    char *trace_filter;
+    char *trace_max;
+    char *state;
+    gboolean state_reset;
+    char *config;
+    char *qemu; /* wrap: the real QEMU */
+    gboolean verbose;
+    gboolean version;
+    GArray *uids; /* parsed allow_uids */
+} Cli;
+
+/* Parses @argc/@argv (program name first) after the config file
+ * (--config FILE, $QMPROXY_CONFIG, or /etc/qmproxy.conf when it exists;
+ * group [qmproxy], keys named as the long options) and $QMPROXY_OPTIONS,
+ * in that order of precedence, last wins. @wrap: the options of "qmproxy
+ * wrap" (no --upstream/--listen; --qemu). */
+gboolean cli_parse(Cli *cli, gboolean wrap, int argc, char **argv, GError **error);
+/* Checks the values and fills @opts (pointing into @cli). */
+gboolean cli_app_options(Cli *cli, AppOptions *opts, GError **error);
+/* Prints "@who: @message" on stderr, legible in any locale. */
+void cli_printerr(const char *who, const char *message);
+void cli_clear(Cli *cli);

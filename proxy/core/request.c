@@ -1,0 +1,469 @@
+/* request.c - a request's way: down through the layers, each of which
+ * may pass it on (rewritten or not), hold it and pass it on later, or
+ * answer it; past the bottom into the router and to QEMU; and its reply
+ * back up, through the hooks the layers left on the way down, to the
+ * client or the layer it came from.
+ *
+ * In-band requests of one origin (a client, or a layer's own commands)
+ * keep their order: while a layer holds one, the origin's later ones wait
+ * to enter the stack, as they would wait behind it in QEMU. */
+#include "core-internal.h"
+
+#include "framer.h"
+#include "writer.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static CoreRequest *request_alloc(Core *core)
+{
+    CoreRequest *req = g_new0(CoreRequest, 1);
+
+    req->refs = 1;
+    req->core = core;
+    req->state = REQ_IN_STACK;
+    req->on_reply = g_array_new(FALSE, FALSE, sizeof(CoreReplyHook));
+    return req;
+}
+
+/* The hooks left on the way down learn that QEMU will not answer. */
+static void drop_hooks(CoreRequest *req)
+{
+    GArray *hooks = g_steal_pointer(&req->on_reply);
+
+    req->on_reply = g_array_new(FALSE, FALSE, sizeof(CoreReplyHook));
+    for (guint i = hooks->len; i-- > 0;) {
+        CoreReplyHook *h = &g_array_index(hooks, CoreReplyHook, i);
+        CoreReply none = { NULL, NULL, FALSE };
+
+        h->func(h->data, &none);
+    }
+    g_array_unref(hooks);
+}
+
+/* ... and the layer that sent it, that no answer will come at all. */
+static void settle_unanswered(CoreRequest *req)
+{
+    drop_hooks(req);
+    if (req->done) {
+        CoreDone done = g_steal_pointer(&req->done);
+
+        done(req->done_data, NULL);
+    }
+}
+
+static void request_free(CoreRequest *req)
+{
+    if (req->state != REQ_DONE) {
+        req->state = REQ_DONE;
+        settle_unanswered(req);
+    }
+    if (req->slot) {
+        core_client_unlink(req->client, req->slot); /* dropped unanswered */
+    }
+    if (req->origin && req->origin->held == req) {
+        req->origin->held = NULL; /* a layer let go of it without resuming it */
+    }
+    g_array_unref(req->on_reply);
+    for (guint i = 0; i < req->n_fds; i++) {
+        close(req->fds[i]);
+    }
+    g_free(req->fds);
+    qmp_value_unref(req->msg);
+    if (req->text) {
+        g_string_free(req->text, TRUE);
+    }
+    g_free(req->command);
+    qmp_value_unref(req->client_id);
+    if (req->client) {
+        core_client_unref(req->client);
+    }
+    g_free(req);
+}
+
+CoreRequest *core_request_ref(CoreRequest *req)
+{
+    req->refs++;
+    return req;
+}
+
+void core_request_unref(CoreRequest *req)
+{
+    if (req && --req->refs == 0) {
+        request_free(req);
+    }
+}
+
+static gboolean takes_fds(const char *command, gboolean oob)
+{
+    /* QEMU's getfd and add-fd take the descriptors the client sent last */
+    return !oob && (strcmp(command, "getfd") == 0 || strcmp(command, "add-fd") == 0);
+}
+
+CoreRequest *core_request_new_from_client(Core *core, CoreClient *client, gpointer slot,
+                                          const QmpRequest *qr, QmpValue *msg, const char *raw,
+                                          gsize raw_len, int *fds, guint n_fds, gint64 received_us)
+{
+    CoreRequest *req = request_alloc(core);
+
+    req->client = core_client_ref(client);
+    req->slot = slot;
+    req->msg = qmp_value_ref(msg);
+    req->text = g_string_new_len(raw, (gssize)raw_len);
+    req->command = g_strdup(qr->command);
+    req->client_id = qr->id ? qmp_value_ref(qr->id) : NULL;
+    req->oob = qr->oob;
+    req->traced = TRUE;
+    req->fds = fds;
+    req->n_fds = n_fds;
+    req->takes_fds = takes_fds(qr->command, qr->oob);
+    req->received_us = received_us;
+    req->below = G_MAXUINT;
+    return req;
+}
+
+/* Its origin may let the next one in: the request is past the stack. */
+static void leave_stack(CoreRequest *req);
+
+/* Meets the layers under @req->below in turn, then the router. */
+static void descend(CoreRequest *req)
+{
+    Core *core = req->core;
+
+    req->below = MIN(req->below, core_layer_count(core));
+    while (req->below > 0) {
+        CoreLayer *layer = core_layer_at(core, --req->below);
+        CoreCommandFunc func = g_hash_table_lookup(layer->commands, req->command);
+
+        if (func) {
+            req->state = REQ_TAKEN;
+            leave_stack(req);
+            drop_hooks(req); /* QEMU will not answer it: the layer does */
+            if (req->oob) {
+                /* as QEMU says of a command without allow-oob */
+                g_autofree char *desc =
+                    g_strdup_printf("The command %s does not support OOB", req->command);
+
+                core_request_error(req, QMP_CLASS_GENERIC, desc);
+                return;
+            }
+            func(layer->data, req);
+            return;
+        }
+        if (!layer->ops->request) {
+            continue;
+        }
+        req->state = REQ_IN_STACK;
+        switch (layer->ops->request(layer->data, req)) {
+        case CORE_PASS:
+            continue;
+        case CORE_HOLD:
+            g_assert(!req->oob);
+            req->state = REQ_HELD;
+            if (req->origin) {
+                req->origin->held = req;
+            }
+            return;
+        case CORE_TAKEN:
+            req->state = REQ_TAKEN;
+            leave_stack(req);
+            drop_hooks(req);
+            return;
+        }
+    }
+    req->state = REQ_WAITING;
+    core_router_submit(core_router(core), req);
+    leave_stack(req);
+}
+
+static void drain(CoreOrigin *origin)
+{
+    CoreRequest *next;
+
+    /* in a loop, not recursively: many may wait behind one */
+    while (!origin->held && (next = g_queue_pop_head(&origin->entering))) {
+        origin->held = next; /* marks it on its way, against re-entry */
+        descend(next);
+        core_request_unref(next);
+    }
+}
+
+static void leave_stack(CoreRequest *req)
+{
+    CoreOrigin *origin = req->origin;
+
+    if (!req->oob && origin && origin->held == req) {
+        origin->held = NULL;
+    }
+}
+
+void core_request_submit(CoreRequest *req, CoreOrigin *origin)
+{
+    req->origin = origin;
+    if (req->oob) {
+        /* out of band: no order to keep, nothing waits for it */
+        descend(req);
+        core_request_unref(req);
+        return;
+    }
+    g_queue_push_tail(&origin->entering, req);
+    drain(origin);
+}
+
+void core_request_resume(CoreRequest *req)
+{
+    CoreOrigin *origin = req->origin;
+
+    g_return_if_fail(req->state == REQ_HELD);
+    if (!origin) {
+        /* its client left: what never reached QEMU never will */
+        req->state = REQ_DONE;
+        settle_unanswered(req);
+        return;
+    }
+    req->state = REQ_IN_STACK;
+    descend(req);
+    if (origin->held == req) {
+        origin->held = NULL;
+    }
+    drain(origin);
+}
+
+void core_origin_init(CoreOrigin *origin, CoreClient *client)
+{
+    g_queue_init(&origin->entering);
+    g_queue_init(&origin->waiting);
+    origin->client = client;
+}
+
+void core_origin_forget(CoreOrigin *origin)
+{
+    CoreRequest *req;
+
+    while ((req = g_queue_pop_head(&origin->entering))) {
+        req->origin = NULL;
+        core_request_unref(req);
+    }
+    if (origin->held) {
+        origin->held->origin = NULL; /* dropped when resumed */
+        origin->held = NULL;
+    }
+}
+
+/* ---- what a layer sees of a request ---- */
+
+const char *core_request_command(const CoreRequest *req)
+{
+    return req->command;
+}
+
+QmpValue *core_request_arguments(const CoreRequest *req)
+{
+    QmpValue *args = qmp_value_dict_get(req->msg, "arguments");
+
+    return args && qmp_value_type(args) == QMP_VALUE_DICT ? args : NULL;
+}
+
+gboolean core_request_is_oob(const CoreRequest *req)
+{
+    return req->oob;
+}
+
+CoreClient *core_request_client(const CoreRequest *req)
+{
+    return req->client && !core_client_is_gone(req->client) ? req->client : NULL;
+}
+
+gboolean core_request_add_arguments(CoreRequest *req, QmpValue *members)
+{
+    g_autoptr(QmpValue) owned = members;
+    QmpValue *args = core_request_arguments(req);
+    QmpSpan span;
+
+    if (!args || !qmp_value_dict_get_span(req->msg, "arguments", &span)) {
+        return FALSE;
+    }
+    g_autoptr(GString) insert = g_string_new(NULL);
+    for (guint i = 0; i < qmp_value_dict_size(members); i++) {
+        QmpValue *value;
+        const char *key = qmp_value_dict_nth(members, i, &value);
+
+        if (qmp_value_dict_get(args, key)) {
+            return FALSE;
+        }
+        qmp_json_write_string(insert, key);
+        g_string_append(insert, ": ");
+        qmp_json_write(insert, value, FALSE);
+        if (i + 1 < qmp_value_dict_size(members) || qmp_value_dict_size(args)) {
+            g_string_append(insert, ", ");
+        }
+    }
+    /* right after the arguments' '{', so that the rest stays as it came */
+    g_string_insert_len(req->text, (gssize)span.value_start + 1, insert->str, (gssize)insert->len);
+    QmpValue *msg = qmp_json_parse(req->text->str, req->text->len);
+    g_assert(msg); /* members written whole into an object that parsed */
+    qmp_value_unref(req->msg);
+    req->msg = msg;
+    return TRUE;
+}
+
+void core_request_on_reply(CoreRequest *req, CoreReplyFunc func, gpointer data)
+{
+    CoreReplyHook hook = { func, data };
+
+    g_array_append_val(req->on_reply, hook);
+}
+
+/* ---- answers ---- */
+
+/* The answer of a layer: to the layer that sent the request, or to the
+ * client, in the client's order. */
+static void deliver_local(CoreRequest *req, QmpValue *ret, const char *klass, const char *desc)
+{
+    gboolean pretty = core_pretty(req->core);
+
+    if (req->state == REQ_DONE) {
+        return;
+    }
+    req->state = REQ_DONE;
+    if (req->sender) {
+        g_autoptr(QmpValue) reply = qmp_value_new_dict();
+        QmpValue *error = NULL;
+
+        if (ret) {
+            qmp_value_dict_add(reply, "return", qmp_value_ref(ret));
+        } else {
+            error = qmp_value_new_dict();
+            qmp_value_dict_add(error, "class", qmp_value_new_string(klass));
+            qmp_value_dict_add(error, "desc", qmp_value_new_string(desc));
+            qmp_value_dict_add(reply, "error", error);
+        }
+        if (req->done) {
+            CoreDone done = g_steal_pointer(&req->done);
+
+            done(req->done_data, reply);
+        }
+        return;
+    }
+    if (!core_request_client(req) || !req->slot) {
+        return; /* the client left */
+    }
+    GString *text = ret ? qmp_reply_return(ret, req->client_id, pretty)
+                        : qmp_reply_error(klass, desc, req->client_id, pretty);
+    core_client_answer(req->client, g_steal_pointer(&req->slot), text, NULL);
+}
+
+void core_request_return(CoreRequest *req, QmpValue *ret)
+{
+    g_autoptr(QmpValue) owned = ret;
+
+    deliver_local(req, ret, NULL, NULL);
+}
+
+void core_request_error(CoreRequest *req, const char *klass, const char *desc)
+{
+    deliver_local(req, NULL, klass, desc);
+}
+
+/* The reply goes to the client in its slot, with its own id back. */
+static void deliver_reply(CoreRequest *req, CoreReply *reply)
+{
+    g_autofree char *client_id = NULL;
+
+    if (req->client_id) {
+        g_autofree char *json = qmp_json_member_to_string(req->client_id, reply->pretty);
+        client_id = reply->pretty ? qmp_monitor_text(json) : g_steal_pointer(&json);
+    }
+    GString *text =
+        qmp_message_with_id(reply->text->str, reply->text->len, reply->value, client_id);
+    g_string_append(text, "\r\n");
+    if (req->caps_check) {
+        core_client_caps_checked(req->client, g_steal_pointer(&req->slot), reply->value, text);
+    } else {
+        core_client_answer(req->client, g_steal_pointer(&req->slot), text, reply->value);
+    }
+}
+
+void core_request_replied(CoreRequest *req, QmpValue *msg, const char *raw, gsize len)
+{
+    CoreReply reply = { msg ? qmp_value_ref(msg) : NULL,
+                        msg ? g_string_new_len(raw, (gssize)len) : NULL, core_pretty(req->core) };
+
+    if (req->state != REQ_DONE) {
+        req->state = REQ_DONE;
+        /* the layers nearest QEMU first: they added their hooks last */
+        for (guint i = req->on_reply->len; i-- > 0;) {
+            CoreReplyHook *h = &g_array_index(req->on_reply, CoreReplyHook, i);
+
+            h->func(h->data, &reply);
+        }
+        g_array_set_size(req->on_reply, 0);
+        if (req->sender) {
+            if (req->done) {
+                CoreDone done = g_steal_pointer(&req->done);
+
+                done(req->done_data, reply.value);
+            }
+        } else if (msg && core_request_client(req) && req->slot) {
+            deliver_reply(req, &reply);
+        }
+    }
+    qmp_value_unref(reply.value);
+    if (reply.text) {
+        g_string_free(reply.text, TRUE);
+    }
+}
+
+QmpValue *core_reply_value(const CoreReply *reply)
+{
+    return reply->value;
+}
+
+void core_reply_extend_return(CoreReply *reply, const QmpValue *items)
+{
+    if (!reply->value) {
+        return;
+    }
+    g_autoptr(GString) extended = qmp_message_extend_return(reply->text->str, reply->text->len,
+                                                            reply->value, items, reply->pretty);
+    g_autoptr(QmpValue) msg = extended ? qmp_json_parse(extended->str, extended->len) : NULL;
+
+    if (!msg) {
+        return; /* not a list: nothing to extend */
+    }
+    g_string_assign(reply->text, extended->str);
+    qmp_value_unref(reply->value);
+    reply->value = g_steal_pointer(&msg);
+}
+
+/* ---- a layer's own commands ---- */
+
+void core_layer_send(CoreLayer *layer, QmpValue *cmd, CoreSendFlags flags, CoreClient *for_client,
+                     CoreDone done, gpointer data)
+{
+    g_autoptr(QmpValue) owned = cmd;
+    CoreRequest *req = request_alloc(layer->core);
+    g_autofree char *problem = NULL;
+    QmpRequest qr;
+
+    req->text = g_string_new(NULL);
+    qmp_json_write(req->text, cmd, FALSE);
+    /* parsed back from its text: what the layers below and the router see
+     * is what QEMU will read */
+    req->msg = qmp_json_parse(req->text->str, req->text->len);
+    g_assert(req->msg && qmp_request_check(req->msg, FALSE, &qr, &problem));
+    req->command = g_strdup(qr.command);
+    req->sender = layer;
+    req->client = for_client ? core_client_ref(for_client) : NULL;
+    req->traced = (flags & CORE_SEND_TRACED) != 0;
+    req->by_proxy = TRUE;
+    req->done = done;
+    req->done_data = data;
+    req->received_us = g_get_monotonic_time();
+    req->below = layer->index;
+    if (core_stopping(layer->core)) {
+        core_request_unref(req); /* answered with NULL */
+        return;
+    }
+    core_request_submit(req, &layer->origin);
+}

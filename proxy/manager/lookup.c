@@ -1,0 +1,169 @@
+/* lookup.c - device-new finds out which host device a path is (a block
+ * device is known by major:minor) with stat(), which on a hung network
+ * mount would stop every client: it runs on a thread of a pool, and gives
+ * up after LOOKUP_TIMEOUT_MS (the path then tells the device apart).
+ * Manager commands that arrive meanwhile wait behind it, in order, as if
+ * it had been answered at once. */
+#include "manager-internal.h"
+
+#include <string.h>
+
+/* How long a device-new waits for stat() of its host path. */
+#define LOOKUP_TIMEOUT_MS 1000
+/* Threads stuck in stat() on a dead mount are not given back; a few more
+ * may start, each lookup still ends at its time-out. */
+#define LOOKUP_THREADS 4
+
+typedef struct {
+    Manager *m; /* NULL once the manager is gone */
+    CoreRequest *req;
+    ManagerKind kind;
+    char *path;
+    char *key;   /* the result */
+    gint refs;   /* the thread's and the time-out's, atomically */
+    guint timer; /* main loop only */
+    gboolean settled;
+} Lookup;
+
+static void lookup_unref(Lookup *l)
+{
+    if (g_atomic_int_dec_and_test(&l->refs)) {
+        core_request_unref(l->req);
+        g_free(l->path);
+        g_free(l->key);
+        g_free(l);
+    }
+}
+
+/* The device-new goes on with @key; what waited behind it runs, until a
+ * device-new has to look again. */
+static void settle(Lookup *l, const char *key)
+{
+    Manager *m = l->m;
+    CoreRequest *next;
+
+    l->settled = TRUE;
+    if (l->timer) {
+        g_clear_handle_id(&l->timer, g_source_remove);
+        lookup_unref(l);
+    }
+    if (!m) {
+        return;
+    }
+    m->lookup = NULL;
+    manager_device_new_keyed(m, l->req, key);
+    while (!m->lookup && (next = g_queue_pop_head(&m->gated))) {
+        manager_dispatch(m, next);
+        core_request_unref(next);
+    }
+}
+
+static gboolean on_timeout(gpointer data)
+{
+    Lookup *l = data;
+    g_autofree char *key = g_canonicalize_filename(l->path, "/");
+
+    l->timer = 0;
+    g_warning("device-new: stat() of %s did not answer within %d ms; it is told apart by its "
+              "path",
+              l->path, LOOKUP_TIMEOUT_MS);
+    settle(l, key);
+    lookup_unref(l);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_done(gpointer data)
+{
+    Lookup *l = data;
+
+    if (!l->settled) {
+        settle(l, l->key);
+    }
+    lookup_unref(l);
+    return G_SOURCE_REMOVE;
+}
+
+static void look(gpointer data, gpointer unused)
+{
+    Lookup *l = data;
+    struct stat st;
+
+    l->key = manager_device_key(l->kind, l->path, &st);
+    g_idle_add(on_done, l);
+}
+
+/* What a client may make the proxy keep (and send QEMU) is bounded: a
+ * path as long as the kernel takes, a bus named as QEMU names one. */
+#define MAX_PATH_LEN (PATH_MAX - 1)
+#define MAX_BUS_LEN 128
+
+void manager_lookup_device_new(Manager *m, CoreRequest *req)
+{
+    QmpValue *args = core_request_arguments(req);
+    const char *path = qmp_value_dict_get_string(args, "path");
+    const char *bus = qmp_value_dict_get_string(args, "bus");
+    ManagerKind kind = qmproxy_enum_value(qmproxy_device_driver_names, QMPROXY_DEVICE_DRIVER__MAX,
+                                          qmp_value_dict_get_string(args, "driver"));
+    g_autofree char *problem = NULL;
+
+    if (!g_path_is_absolute(path)) {
+        /* QEMU would open it from its own working directory */
+        problem = g_strdup("Parameter 'path' expects an absolute path");
+    } else if (strlen(path) > MAX_PATH_LEN) {
+        problem =
+            g_strdup_printf("Parameter 'path' expects a path of at most %d bytes", MAX_PATH_LEN);
+    } else if (bus && (!*bus || strlen(bus) > MAX_BUS_LEN)) {
+        problem = g_strdup_printf("Parameter 'bus' expects a bus id of 1 to %d bytes", MAX_BUS_LEN);
+    }
+    if (problem) {
+        core_request_error(req, QMP_CLASS_GENERIC, problem);
+        return;
+    }
+    if (kind == QMPROXY_DEVICE_DRIVER_VFIO_PCI || kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK) {
+        struct stat unused;
+        g_autofree char *key = manager_device_key(kind, path, &unused); /* no stat() */
+
+        manager_device_new_keyed(m, req, key);
+        return;
+    }
+    if (!m->lookups) {
+        m->lookups = g_thread_pool_new(look, NULL, LOOKUP_THREADS, FALSE, NULL);
+    }
+    Lookup *l = g_new0(Lookup, 1);
+    l->m = m;
+    l->req = core_request_ref(req);
+    l->kind = kind;
+    l->path = g_strdup(path);
+    l->refs = 2;
+    l->timer = g_timeout_add(LOOKUP_TIMEOUT_MS, on_timeout, l);
+    m->lookup = l;
+    g_thread_pool_push(m->lookups, l, NULL);
+}
+
+gboolean manager_lookup_gate(Manager *m, CoreRequest *req)
+{
+    if (!m->lookup) {
+        return FALSE;
+    }
+    g_queue_push_tail(&m->gated, core_request_ref(req));
+    return TRUE;
+}
+
+void manager_lookup_stop(Manager *m)
+{
+    Lookup *l = m->lookup;
+
+    g_queue_clear_full(&m->gated, (GDestroyNotify)core_request_unref);
+    if (l) {
+        m->lookup = NULL;
+        l->m = NULL; /* freed when its thread reports */
+        if (l->timer) {
+            g_clear_handle_id(&l->timer, g_source_remove);
+            lookup_unref(l);
+        }
+    }
+    if (m->lookups) {
+        /* a thread stuck in stat() is not waited for */
+        g_thread_pool_free(g_steal_pointer(&m->lookups), TRUE, FALSE);
+    }
+}
