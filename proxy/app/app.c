@@ -48,7 +48,7 @@ App *app_new(const AppOptions *options)
     app->loop = g_main_loop_new(NULL, FALSE);
     app->core = core_new(&options->core, on_finished, app);
     PlacementOptions po = { options->hotplug_buses, options->unplug_timeout };
-    app->placement = placement_new(app->core, &po);
+    app->placement = placement_layer_new(app->core, &po);
     return app;
 }
 
@@ -114,7 +114,7 @@ void app_free(App *app)
      * with the layers' callbacks still there to hear of it */
     core_free(app->core);
     manager_free(app->manager);
-    placement_free(app->placement);
+    placement_layer_free(app->placement);
     trace_free(app->trace);
     g_main_loop_unref(app->loop);
     g_free(app);

@@ -97,7 +97,7 @@ static gboolean drop_now(gpointer data)
     CoreClient *client = data;
 
     client->drop_idle = 0;
-    core_remove_client(client->core, client);
+    client->core->client_gone(client->core, client);
     return G_SOURCE_REMOVE;
 }
 
@@ -111,7 +111,7 @@ static void drop(CoreClient *client)
     qmp_conn_set_reading(client->conn, FALSE);
     /* what never reached QEMU never will */
     core_origin_forget(&client->origin);
-    core_router_forget(core_router(client->core), &client->origin);
+    core_router_forget(client->core->router, &client->origin);
     client->drop_idle = g_idle_add_full(G_PRIORITY_DEFAULT, drop_now, client, NULL);
 }
 
@@ -124,7 +124,7 @@ static void send_text(CoreClient *client, const char *text, gsize len)
         return;
     }
     gsize unread = qmp_conn_queued(client->conn);
-    if (unread > core_options(client->core)->client_queue_max) {
+    if (unread > client->core->opts.client_queue_max) {
         g_message("client %u (pid %d) is not reading: %zu bytes queued for it; disconnecting",
                   client->number, (int)client->peer->pid, unread);
         drop(client);
@@ -157,7 +157,7 @@ static void update_reading(CoreClient *client)
 static void tap_sent(CoreClient *client, const char *kind, const char *name, const QmpValue *id,
                      gint64 received_us, const char *text, gsize len, QmpValue *reply)
 {
-    if (core_tapped(client->core, name)) {
+    if (core_taps_want(client->core->taps, name)) {
         CoreCrossing c = { .dir = CORE_CLIENT_OUT,
                            .kind = kind,
                            .client = client,
@@ -169,16 +169,16 @@ static void tap_sent(CoreClient *client, const char *kind, const char *name, con
                            .text = text,
                            .text_len = len };
         if (reply) {
-            core_tap_classify_reply(&c, reply);
+            core_taps_classify_reply(&c, reply);
         }
-        core_tap(client->core, &c);
+        core_taps_show(client->core->taps, &c);
     }
 }
 
 static void tap_received(CoreClient *client, const char *kind, const QmpRequest *req, QmpValue *msg,
                          gsize msg_size, const char *error, gint64 arrived_us)
 {
-    if (core_tapped(client->core, req ? req->command : NULL)) {
+    if (core_taps_want(client->core->taps, req ? req->command : NULL)) {
         CoreCrossing c = { .dir = CORE_CLIENT_IN,
                            .kind = kind,
                            .client = client,
@@ -189,7 +189,7 @@ static void tap_received(CoreClient *client, const char *kind, const QmpRequest 
                            .error = error,
                            .mono_us = arrived_us,
                            .msg_size = msg_size };
-        core_tap(client->core, &c);
+        core_taps_show(client->core->taps, &c);
     }
 }
 
@@ -272,13 +272,14 @@ static void settle(CoreClient *client, Slot *slot, GString *text)
     update_reading(client);
 }
 
-void core_client_unlink(CoreClient *client, gpointer slot)
+static void origin_unlink(CoreOrigin *origin, gpointer slot)
 {
     ((Slot *)slot)->req = NULL;
 }
 
-void core_client_answer(CoreClient *client, gpointer slot, GString *text, QmpValue *reply)
+static void origin_answer(CoreOrigin *origin, gpointer slot, GString *text, QmpValue *reply)
 {
+    CoreClient *client = origin->client;
     Slot *s = slot;
 
     s->req = NULL;
@@ -307,6 +308,17 @@ static gboolean is_already_done(QmpValue *reply)
            g_strcmp0(qmp_value_dict_get_string(err, "desc"), CAPS_ALREADY_DONE) == 0;
 }
 
+/* Whether @name is a capability a layer added. */
+static gboolean own_capability(Core *core, const char *name)
+{
+    for (guint i = 0; name && i < core->capabilities->len; i++) {
+        if (strcmp(g_ptr_array_index(core->capabilities, i), name) == 0) {
+            return TRUE;
+        }
+    }
+    return FALSE;
+}
+
 /* @request's "enable" list when it names a capability a layer added. */
 static QmpValue *own_capabilities_in(Core *core, QmpValue *request)
 {
@@ -317,7 +329,7 @@ static QmpValue *own_capabilities_in(Core *core, QmpValue *request)
     for (guint i = 0;
          enable && qmp_value_type(enable) == QMP_VALUE_LIST && i < qmp_value_list_length(enable);
          i++) {
-        if (core_is_own_capability(core, qmp_value_get_string(qmp_value_list_get(enable, i)))) {
+        if (own_capability(core, qmp_value_get_string(qmp_value_list_get(enable, i)))) {
             return enable;
         }
     }
@@ -335,7 +347,7 @@ static QmpValue *without_own_capabilities(Core *core, QmpValue *request)
     for (guint i = 0; i < qmp_value_list_length(enable); i++) {
         QmpValue *cap = qmp_value_list_get(enable, i);
 
-        if (!core_is_own_capability(core, qmp_value_get_string(cap))) {
+        if (!own_capability(core, qmp_value_get_string(cap))) {
             qmp_value_list_append(rest, qmp_value_ref(cap));
         }
     }
@@ -349,7 +361,7 @@ static GString *accept_caps(CoreClient *client, QmpValue *request)
     QmpValue *args = qmp_value_dict_get(request, "arguments");
     QmpValue *enable = args ? qmp_value_dict_get(args, "enable") : NULL;
     QmpValue *id = qmp_value_dict_get(request, "id");
-    CoreUpstream *up = core_upstream(client->core);
+    CoreUpstream *up = client->core->up;
     g_autoptr(GString) unavailable = NULL;
     g_autoptr(GPtrArray) own = g_ptr_array_new_with_free_func(g_free);
     gboolean oob = FALSE;
@@ -360,7 +372,7 @@ static GString *accept_caps(CoreClient *client, QmpValue *request)
         if (!cap) {
             continue; /* QEMU's argument check already refused non-strings */
         }
-        if (core_is_own_capability(client->core, cap)) {
+        if (own_capability(client->core, cap)) {
             g_ptr_array_add(own, g_strdup(cap));
             continue;
         }
@@ -387,8 +399,9 @@ static GString *accept_caps(CoreClient *client, QmpValue *request)
     return qmp_reply_return(empty, id, pretty(client));
 }
 
-void core_client_caps_checked(CoreClient *client, gpointer slot, QmpValue *reply, GString *text)
+static void origin_caps_checked(CoreOrigin *origin, gpointer slot, QmpValue *reply, GString *text)
 {
+    CoreClient *client = origin->client;
     g_autoptr(QmpValue) request = g_steal_pointer(&client->caps_request);
 
     ((Slot *)slot)->req = NULL;
@@ -459,13 +472,13 @@ static void handle_message(CoreClient *client, QmpValue *value, const char *raw,
         }
         Slot *slot = slot_new(client, FALSE, &req, now);
         update_reading(client);
-        CoreRequest *r = core_request_new_from_client(client->core, client, slot, &req, value, raw,
-                                                      len, NULL, 0, now);
+        CoreRequest *r = core_request_new(client->core, &client->origin, slot, &req, value, raw,
+                                          len, NULL, 0, now);
         slot->req = r;
         r->caps_check = TRUE; /* to QEMU directly: the layers have nothing to do with it */
         r->origin = &client->origin;
         r->state = REQ_WAITING;
-        core_router_submit(core_router(client->core), r);
+        core_router_submit(client->core->router, r);
         core_request_unref(r);
         return;
     }
@@ -483,8 +496,8 @@ static void handle_message(CoreClient *client, QmpValue *value, const char *raw,
         client->fd_commands++;
     }
     update_reading(client);
-    CoreRequest *r = core_request_new_from_client(client->core, client, slot, &req, value, raw, len,
-                                                  fds, n_fds, now);
+    CoreRequest *r = core_request_new(client->core, &client->origin, slot, &req, value, raw, len,
+                                      fds, n_fds, now);
     slot->req = r;
     core_request_submit(r, &client->origin);
 }
@@ -535,10 +548,31 @@ static const QmpConnCallbacks client_callbacks = {
     .closed = on_closed,
 };
 
+static void core_client_unref(CoreClient *client);
+
+static void origin_ref(CoreOrigin *origin)
+{
+    core_client_ref(origin->client);
+}
+
+static void origin_unref(CoreOrigin *origin)
+{
+    core_client_unref(origin->client);
+}
+
+/* How requests reach back to the client. */
+static const CoreOriginOps origin_ops = {
+    .ref = origin_ref,
+    .unref = origin_unref,
+    .answer = origin_answer,
+    .caps_checked = origin_caps_checked,
+    .unlink = origin_unlink,
+};
+
 CoreClient *core_client_new(Core *core, guint number, int fd, CorePeer *peer)
 {
     CoreClient *client = g_new0(CoreClient, 1);
-    const GString *greeting = core_greeting(core);
+    const GString *greeting = core->greeting;
 
     client->refs = 1;
     client->core = core;
@@ -548,7 +582,7 @@ CoreClient *core_client_new(Core *core, guint number, int fd, CorePeer *peer)
     client->enabled = g_ptr_array_new_with_free_func(g_free);
     g_queue_init(&client->slots);
     g_queue_init(&client->oob_waiting);
-    core_origin_init(&client->origin, client);
+    core_origin_init(&client->origin, &origin_ops, client, number);
     client->conn = qmp_conn_new(fd, 0, &client_callbacks, client);
     tap_sent(client, "greeting", NULL, NULL, 0, greeting->str, greeting->len, NULL);
     send_text(client, greeting->str, greeting->len);
@@ -561,7 +595,7 @@ CoreClient *core_client_ref(CoreClient *client)
     return client;
 }
 
-void core_client_unref(CoreClient *client)
+static void core_client_unref(CoreClient *client)
 {
     if (client && --client->refs == 0) {
         core_peer_free(client->peer);
@@ -576,9 +610,10 @@ void core_client_drop(CoreClient *client)
     }
     if (!client->dropped) {
         core_origin_forget(&client->origin);
-        core_router_forget(core_router(client->core), &client->origin);
+        core_router_forget(client->core->router, &client->origin);
     }
     client->gone = TRUE;
+    client->origin.gone = TRUE;
     g_clear_handle_id(&client->drop_idle, g_source_remove);
     g_clear_pointer(&client->conn, qmp_conn_free);
     g_queue_clear(&client->oob_waiting);
@@ -587,11 +622,6 @@ void core_client_drop(CoreClient *client)
     g_clear_pointer(&client->enabled, g_ptr_array_unref);
     close_fds(client);
     core_client_unref(client);
-}
-
-gboolean core_client_is_gone(const CoreClient *client)
-{
-    return client->gone;
 }
 
 CoreOrigin *core_client_origin(CoreClient *client)
@@ -614,7 +644,7 @@ gboolean core_client_is_ready(const CoreClient *client)
     return client->state == CLIENT_READY && !client->dropped && !client->gone;
 }
 
-gboolean core_client_enabled(const CoreClient *client, const char *name)
+static gboolean enabled(const CoreClient *client, const char *name)
 {
     for (guint i = 0; client->enabled && i < client->enabled->len; i++) {
         if (strcmp(g_ptr_array_index(client->enabled, i), name) == 0) {
@@ -630,10 +660,10 @@ void core_client_event(CoreClient *client, QmpValue *msg, const char *text, gsiz
     const char *name = qmp_value_dict_get_string(msg, "event");
 
     /* a layer's events go to those who asked for them */
-    if (!core_client_is_ready(client) || (capability && !core_client_enabled(client, capability))) {
+    if (!core_client_is_ready(client) || (capability && !enabled(client, capability))) {
         return;
     }
-    if (core_tapped(client->core, name)) {
+    if (core_taps_want(client->core->taps, name)) {
         CoreCrossing c = { .dir = CORE_CLIENT_OUT,
                            .kind = "event",
                            .client = client,
@@ -641,7 +671,7 @@ void core_client_event(CoreClient *client, QmpValue *msg, const char *text, gsiz
                            .latency_us = -1,
                            .msg = msg,
                            .msg_size = len };
-        core_tap(client->core, &c);
+        core_taps_show(client->core->taps, &c);
     }
     send_text(client, text, len);
 }

@@ -1,6 +1,11 @@
-/* core-internal.h - what the core's files share: the request's life
- * through the stack and the router, clients, the upstream connection and
- * the listener. Nothing outside proxy/core/ includes it. */
+/* core-internal.h - what the core's files share. Nothing outside
+ * proxy/core/ includes it.
+ *
+ * The files are levelled, each calling only those below it:
+ *   taps.c, upstream.c, listener.c < request.c < router.c < client.c < core.c
+ * A lower file may read the core's data (struct Core below); where it has
+ * to tell a higher one something, it calls a function the higher one left
+ * it (Core's callbacks, an origin's ops). */
 #pragma once
 
 #include "core.h"
@@ -8,6 +13,90 @@
 typedef struct CoreRouter CoreRouter;
 typedef struct CoreUpstream CoreUpstream;
 typedef struct CoreListener CoreListener;
+typedef struct CoreTaps CoreTaps;
+typedef struct CoreOrigin CoreOrigin;
+
+/* ---- taps.c: the taps, and what they are told ---- */
+
+CoreTaps *core_taps_new(void);
+void core_taps_free(CoreTaps *taps);
+void core_taps_add(CoreTaps *taps, const CoreTapOps *ops, gpointer tap);
+/* Whether any tap wants messages named @name; and telling them. */
+gboolean core_taps_want(CoreTaps *taps, const char *name);
+void core_taps_show(CoreTaps *taps, const CoreCrossing *crossing);
+/* Fills kind, error and error_class of @crossing from a reply @msg. */
+void core_taps_classify_reply(CoreCrossing *crossing, const QmpValue *msg);
+
+/* ---- upstream.c: the one connection to QEMU ---- */
+
+typedef void (*CoreUpstreamReady)(CoreUpstream *up, const char *error, gpointer user_data);
+typedef void (*CoreUpstreamMessage)(CoreUpstream *up, QmpValue *msg, const char *raw, gsize len,
+                                    gpointer user_data);
+typedef void (*CoreUpstreamClosed)(CoreUpstream *up, const char *reason, gpointer user_data);
+CoreUpstream *core_upstream_new(const char *path, guint timeout_s, CoreUpstreamReady ready,
+                                CoreUpstreamMessage message, CoreUpstreamClosed closed,
+                                gpointer user_data);
+gboolean core_upstream_connect(CoreUpstream *up, GError **error);
+void core_upstream_free(CoreUpstream *up);
+/* QEMU's greeting exactly as received, CRLF included, and parsed. */
+const GString *core_upstream_greeting(CoreUpstream *up);
+QmpValue *core_upstream_greeting_value(CoreUpstream *up);
+/* Whether QEMU offered capability @name in its greeting. */
+gboolean core_upstream_offers(CoreUpstream *up, const char *name);
+gboolean core_upstream_is_pretty(CoreUpstream *up);
+void core_upstream_send(CoreUpstream *up, const char *data, gsize len, int *fds, guint n_fds);
+
+/* ---- listener.c: the socket clients connect to ---- */
+
+/* A peer accepted and allowed in (ownership of @fd and @peer). */
+typedef void (*CoreAccepted)(gpointer data, guint number, int fd, CorePeer *peer);
+CoreListener *core_listener_new(const char *path, guint mode, GError **error);
+/* The socket systemd passed, or NULL (no @error) when it passed none. */
+CoreListener *core_listener_new_activated(GError **error);
+const char *core_listener_path(CoreListener *listener);
+/* Starts accepting: peers whose uid is in @allow_uids (or any, when it is
+ * empty) go to @accepted. */
+void core_listener_start(CoreListener *listener, GArray *allow_uids, CoreAccepted accepted,
+                         gpointer data);
+void core_listener_free(CoreListener *listener);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CoreListener, core_listener_free)
+void core_peer_free(CorePeer *peer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CorePeer, core_peer_free)
+
+/* ---- the core's data (core.c), read by the files below it ---- */
+
+struct Core {
+    CoreOptions opts;
+    char *upstream_path;
+    char *listen_path;
+    CoreFinished finished;
+    gpointer finished_data;
+    CoreUpstream *up;
+    CoreRouter *router;
+    CoreListener *listener;
+    CoreTaps *taps;
+    GPtrArray *clients;      /* of CoreClient */
+    GPtrArray *layers;       /* of CoreLayer, the bottom first */
+    GPtrArray *capabilities; /* downstream names the layers added */
+    GString *greeting;       /* for clients; made once QEMU's is known */
+    guint started;           /* layers started so far */
+    gboolean closing;        /* QEMU went away */
+    gboolean stopping;       /* core_free() is running */
+    gboolean done;           /* @finished was called */
+    guint grace_id;
+    /* what core.c does for the files below it */
+    void (*submit)(Core *core, CoreRequest *req);        /* past the stack: to QEMU */
+    void (*client_gone)(Core *core, CoreClient *client); /* a client's connection ended */
+    void (*event)(Core *core, QmpValue *msg, const char *raw, gsize len); /* from QEMU */
+};
+
+/* QEMU writes pretty-printed JSON (-qmp ...,pretty=on). */
+static inline gboolean core_pretty(Core *core)
+{
+    return core->up && core_upstream_is_pretty(core->up);
+}
+
+/* ---- request.c: a request's way through the stack ---- */
 
 /* Where a request is in its life. */
 typedef enum {
@@ -20,16 +109,32 @@ typedef enum {
     REQ_DONE,     /* answered (or dropped) */
 } CoreRequestState;
 
+/* How answers reach a client, and how requests keep it (client.c). */
+typedef struct {
+    void (*ref)(CoreOrigin *origin);
+    void (*unref)(CoreOrigin *origin);
+    /* the answer @text (taken) for @slot; @reply is QEMU's message it came
+     * from, or NULL for an answer of the proxy's */
+    void (*answer)(CoreOrigin *origin, gpointer slot, GString *text, QmpValue *reply);
+    /* QEMU's verdict on a qmp_capabilities the client sent */
+    void (*caps_checked)(CoreOrigin *origin, gpointer slot, QmpValue *reply, GString *text);
+    /* the request @slot waits for is gone without an answer */
+    void (*unlink)(CoreOrigin *origin, gpointer slot);
+} CoreOriginOps;
+
 /* A source of in-band requests whose order is kept: a client, or a layer
  * sending commands of its own. */
-typedef struct {
-    GQueue entering;   /* of CoreRequest, behind @held */
-    CoreRequest *held; /* the one a layer holds, or NULL */
+struct CoreOrigin {
+    const CoreOriginOps *ops; /* NULL for a layer's */
+    CoreClient *client;       /* the client it is, or NULL */
+    guint number;             /* the client's number, for messages; 0 for a layer's */
+    gboolean gone;            /* the client left */
+    GQueue entering;          /* of CoreRequest, behind @held */
+    CoreRequest *held;        /* the one a layer holds, or NULL */
     /* the router's backlog */
-    GQueue waiting;     /* of CoreRequest, for QEMU, oldest first */
-    gboolean queued;    /* in the router's round-robin */
-    CoreClient *client; /* the client it is, or NULL for a layer */
-} CoreOrigin;
+    GQueue waiting;  /* of CoreRequest, for QEMU, oldest first */
+    gboolean queued; /* in the router's round-robin */
+};
 
 typedef struct {
     CoreReplyFunc func;
@@ -40,8 +145,8 @@ struct CoreRequest {
     gint refs;
     Core *core;
     CoreRequestState state;
-    CoreOrigin *origin;  /* NULL once the origin is gone */
-    CoreClient *client;  /* the client it came from or was made for */
+    CoreOrigin *origin;  /* where it comes from; NULL once that is gone */
+    CoreOrigin *client;  /* the client it came from or was made for (a reference) */
     gpointer slot;       /* a client's: where its answer goes */
     CoreLayer *sender;   /* a layer's: the one that sent it */
     gboolean caps_check; /* a client's qmp_capabilities, checked by QEMU */
@@ -80,51 +185,26 @@ struct CoreLayer {
     CoreOrigin origin;    /* for the commands it sends */
 };
 
-/* ---- core.c ---- */
-
-const CoreOptions *core_options(Core *core);
-/* The layers, 0 being the bottom of the stack. */
-guint core_layer_count(Core *core);
-CoreLayer *core_layer_at(Core *core, guint index);
-/* The core is going away: layers send nothing more. */
-gboolean core_stopping(Core *core);
-/* QEMU writes pretty-printed JSON (-qmp ...,pretty=on). */
-gboolean core_pretty(Core *core);
-CoreRouter *core_router(Core *core);
-CoreUpstream *core_upstream(Core *core);
-/* The greeting clients get. */
-const GString *core_greeting(Core *core);
-/* Whether @name is a capability a layer added. */
-gboolean core_is_own_capability(Core *core, const char *name);
-/* Whether any tap wants messages named @name; and telling them. */
-gboolean core_tapped(Core *core, const char *name);
-void core_tap(Core *core, const CoreCrossing *crossing);
-/* Fills kind, error and error_class of @crossing from a reply @msg. */
-void core_tap_classify_reply(CoreCrossing *crossing, const QmpValue *msg);
-/* A socket the listener accepted (ownership of @fd and @peer). */
-void core_add_client(Core *core, guint number, int fd, CorePeer *peer);
-guint core_client_count(Core *core);
-CoreClient *core_client_at(Core *core, guint i);
-/* A client's connection is gone: called by the client itself. */
-void core_remove_client(Core *core, CoreClient *client);
-/* Every client, for events. */
-void core_foreach_client(Core *core, GFunc func, gpointer user_data);
-
-/* ---- request.c: a request's way through the stack ---- */
-
-/* A client's request (@msg parsed from @raw) for @slot. */
-CoreRequest *core_request_new_from_client(Core *core, CoreClient *client, gpointer slot,
-                                          const QmpRequest *req, QmpValue *msg, const char *raw,
-                                          gsize raw_len, int *fds, guint n_fds, gint64 received_us);
-/* Enters the stack from the top, after the origin's earlier in-band
- * requests (takes @req). */
+/* A request (@msg parsed from @raw) from the client of @origin, for
+ * @slot. */
+CoreRequest *core_request_new(Core *core, CoreOrigin *origin, gpointer slot, const QmpRequest *req,
+                              QmpValue *msg, const char *raw, gsize raw_len, int *fds, guint n_fds,
+                              gint64 received_us);
+/* A layer's command (@cmd taken), to enter the stack below it. */
+CoreRequest *core_request_new_for_layer(CoreLayer *layer, QmpValue *cmd, CoreSendFlags flags,
+                                        CoreOrigin *for_client, CoreDone done, gpointer data);
+/* Enters the stack from the top (or under the sender), after the
+ * origin's earlier in-band requests (takes @req). */
 void core_request_submit(CoreRequest *req, CoreOrigin *origin);
 /* QEMU answered (@msg, text @raw), or (NULL) never will. */
 void core_request_replied(CoreRequest *req, QmpValue *msg, const char *raw, gsize len);
+/* The client behind @req, or NULL once it left. */
+CoreOrigin *core_request_client_origin(const CoreRequest *req);
 /* The origin is going: what it has not sent is dropped, what it has in
  * flight is answered to no one. */
 void core_origin_forget(CoreOrigin *origin);
-void core_origin_init(CoreOrigin *origin, CoreClient *client);
+void core_origin_init(CoreOrigin *origin, const CoreOriginOps *ops, CoreClient *client,
+                      guint number);
 
 /* ---- router.c: ids on the upstream connection, fair turns ---- */
 
@@ -146,55 +226,12 @@ CoreClient *core_client_new(Core *core, guint number, int fd, CorePeer *peer);
 /* The client is gone from the core: its connection closes, its requests
  * in flight are answered to no one; references keep who it was. */
 void core_client_drop(CoreClient *client);
-gboolean core_client_is_ready(const CoreClient *client);
-/* The client has left: what is kept of it serves only to tell who it was. */
-gboolean core_client_is_gone(const CoreClient *client);
 CoreClient *core_client_ref(CoreClient *client);
-void core_client_unref(CoreClient *client);
-/* Whether the client enabled downstream capability @name. */
-gboolean core_client_enabled(const CoreClient *client, const char *name);
-/* The answer @text (taken) for @slot; @reply is QEMU's message it came
- * from, or NULL for an answer of the proxy's. */
-void core_client_answer(CoreClient *client, gpointer slot, GString *text, QmpValue *reply);
-/* The request @slot waits for is gone without an answer. */
-void core_client_unlink(CoreClient *client, gpointer slot);
-/* QEMU's verdict on a qmp_capabilities the client sent (see client.c). */
-void core_client_caps_checked(CoreClient *client, gpointer slot, QmpValue *reply, GString *text);
-/* An event: its value and CRLF-terminated text. */
+gboolean core_client_is_ready(const CoreClient *client);
+CoreOrigin *core_client_origin(CoreClient *client);
+/* An event: its value and CRLF-terminated text; only to a client that
+ * enabled @capability, unless it is NULL. */
 void core_client_event(CoreClient *client, QmpValue *msg, const char *text, gsize len,
                        const char *capability);
 /* Closes once what is queued is written (QEMU went away). */
 void core_client_close(CoreClient *client, const char *reason);
-CoreOrigin *core_client_origin(CoreClient *client);
-
-/* ---- upstream.c: the one connection to QEMU ---- */
-
-typedef void (*CoreUpstreamReady)(CoreUpstream *up, const char *error, gpointer user_data);
-typedef void (*CoreUpstreamMessage)(CoreUpstream *up, QmpValue *msg, const char *raw, gsize len,
-                                    gpointer user_data);
-typedef void (*CoreUpstreamClosed)(CoreUpstream *up, const char *reason, gpointer user_data);
-CoreUpstream *core_upstream_new(const char *path, guint timeout_s, CoreUpstreamReady ready,
-                                CoreUpstreamMessage message, CoreUpstreamClosed closed,
-                                gpointer user_data);
-gboolean core_upstream_connect(CoreUpstream *up, GError **error);
-void core_upstream_free(CoreUpstream *up);
-/* QEMU's greeting exactly as received, CRLF included, and parsed. */
-const GString *core_upstream_greeting(CoreUpstream *up);
-QmpValue *core_upstream_greeting_value(CoreUpstream *up);
-/* Whether QEMU offered capability @name in its greeting. */
-gboolean core_upstream_offers(CoreUpstream *up, const char *name);
-gboolean core_upstream_is_pretty(CoreUpstream *up);
-void core_upstream_send(CoreUpstream *up, const char *data, gsize len, int *fds, guint n_fds);
-
-/* ---- listener.c: the socket clients connect to ---- */
-
-CoreListener *core_listener_new(const char *path, guint mode, GError **error);
-/* The socket systemd passed, or NULL (no @error) when it passed none. */
-CoreListener *core_listener_new_activated(GError **error);
-const char *core_listener_path(CoreListener *listener);
-/* Starts accepting, each peer checked against the core's options. */
-void core_listener_start(CoreListener *listener, Core *core);
-void core_listener_free(CoreListener *listener);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(CoreListener, core_listener_free)
-void core_peer_free(CorePeer *peer);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(CorePeer, core_peer_free)

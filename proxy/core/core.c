@@ -13,34 +13,9 @@
 #include "writer.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #define CLOSE_GRACE_MS 2000
-
-typedef struct {
-    const CoreTapOps *ops;
-    gpointer data;
-} Tap;
-
-struct Core {
-    CoreOptions opts;
-    char *upstream_path;
-    char *listen_path;
-    CoreFinished finished;
-    gpointer finished_data;
-    CoreUpstream *up;
-    CoreRouter *router;
-    CoreListener *listener;
-    GPtrArray *clients;      /* of CoreClient */
-    GPtrArray *layers;       /* of CoreLayer, the bottom first */
-    GArray *taps;            /* of Tap */
-    GPtrArray *capabilities; /* downstream names the layers added */
-    GString *greeting;       /* for clients; made once QEMU's is known */
-    guint started;           /* layers started so far */
-    gboolean closing;        /* QEMU went away */
-    gboolean stopping;       /* core_free() is running */
-    gboolean done;           /* @finished was called */
-    guint grace_id;
-};
 
 G_DEFINE_QUARK(qmproxy - error - quark, core_error)
 
@@ -51,6 +26,59 @@ static void finish(Core *core, int status)
         core->finished(core->finished_data, status);
     }
 }
+
+/* ---- what the files below ask of the core ---- */
+
+static void submit(Core *core, CoreRequest *req)
+{
+    core_router_submit(core->router, req);
+}
+
+static void client_gone(Core *core, CoreClient *client)
+{
+    g_ptr_array_remove_fast(core->clients, client);
+    if (core->closing && core->clients->len == 0) {
+        finish(core, 0);
+    }
+}
+
+/* An event from QEMU: to the layers, nearest QEMU first, then to every
+ * client. */
+static void event(Core *core, QmpValue *msg, const char *raw, gsize len)
+{
+    g_autoptr(GString) text = g_string_sized_new(len + 2);
+
+    for (guint i = 0; i < core->layers->len; i++) {
+        CoreLayer *layer = g_ptr_array_index(core->layers, i);
+
+        if (layer->ops->event && !core->stopping) {
+            layer->ops->event(layer->data, msg);
+        }
+    }
+    g_string_append_len(text, raw, (gssize)len);
+    g_string_append(text, "\r\n");
+    for (guint i = 0; i < core->clients->len; i++) {
+        core_client_event(g_ptr_array_index(core->clients, i), msg, text->str, text->len, NULL);
+    }
+}
+
+static void accepted(gpointer data, guint number, int fd, CorePeer *peer)
+{
+    Core *core = data;
+
+    if (core->clients->len >= core->opts.max_clients) {
+        g_message("client %u refused: pid %d uid %u (%s): already %u clients (--max-clients)",
+                  number, (int)peer->pid, (unsigned)peer->uid, peer->exe, core->opts.max_clients);
+        close(fd);
+        core_peer_free(peer);
+        return;
+    }
+    g_message("client %u connected: pid %d uid %u gid %u (%s)", number, (int)peer->pid,
+              (unsigned)peer->uid, (unsigned)peer->gid, peer->exe);
+    g_ptr_array_add(core->clients, core_client_new(core, number, fd, peer));
+}
+
+/* ---- the core's life ---- */
 
 Core *core_new(const CoreOptions *options, CoreFinished finished, gpointer data)
 {
@@ -64,10 +92,13 @@ Core *core_new(const CoreOptions *options, CoreFinished finished, gpointer data)
     core->opts.allow_uids = options->allow_uids ? g_array_ref(options->allow_uids) : NULL;
     core->finished = finished;
     core->finished_data = data;
+    core->submit = submit;
+    core->client_gone = client_gone;
+    core->event = event;
     core->router = core_router_new(core);
+    core->taps = core_taps_new();
     core->clients = g_ptr_array_new_with_free_func((GDestroyNotify)core_client_drop);
     core->layers = g_ptr_array_new();
-    core->taps = g_array_new(FALSE, FALSE, sizeof(Tap));
     core->capabilities = g_ptr_array_new_with_free_func(g_free);
     return core;
 }
@@ -108,7 +139,7 @@ void core_free(Core *core)
         layer_free(g_ptr_array_index(core->layers, i));
     }
     g_ptr_array_unref(core->layers);
-    g_array_unref(core->taps);
+    core_taps_free(core->taps);
     g_ptr_array_unref(core->capabilities);
     if (core->greeting) {
         g_string_free(core->greeting, TRUE);
@@ -130,7 +161,7 @@ static void start_next_layer(Core *core)
     }
     if (core->started == core->layers->len) {
         g_message("serving clients on %s", core_listener_path(core->listener));
-        core_listener_start(core->listener, core);
+        core_listener_start(core->listener, core->opts.allow_uids, accepted, core);
         return;
     }
     CoreLayer *layer = g_ptr_array_index(core->layers, core->started);
@@ -150,6 +181,50 @@ void core_layer_started(CoreLayer *layer)
     start_next_layer(core);
 }
 
+static GString *make_greeting(Core *core)
+{
+    CoreUpstream *up = core->up;
+    const GString *raw = core_upstream_greeting(up);
+    GString *out = g_string_new(raw->str);
+    QmpSpan qmp, caps;
+
+    if (core->capabilities->len == 0 ||
+        !qmp_value_dict_get_span(core_upstream_greeting_value(up), "QMP", &qmp)) {
+        return out;
+    }
+    /* members are located one level deep: parse the inner object alone */
+    g_autoptr(QmpValue) inner =
+        qmp_json_parse(raw->str + qmp.value_start, qmp.value_end - qmp.value_start);
+    QmpValue *list = inner && qmp_value_type(inner) == QMP_VALUE_DICT
+                         ? qmp_value_dict_get(inner, "capabilities")
+                         : NULL;
+    if (!list || qmp_value_type(list) != QMP_VALUE_LIST ||
+        !qmp_value_dict_get_span(inner, "capabilities", &caps)) {
+        return out;
+    }
+    const char *open = raw->str + qmp.value_start + caps.value_start; /* '[' */
+    gsize at = qmp.value_start + caps.value_end - 1;                  /* ']' */
+    gsize lead = strspn(open + 1, " \r\n");
+    g_autoptr(GString) insert = g_string_new(NULL);
+    gboolean first = qmp_value_list_length(list) == 0;
+    if (!first) {
+        while (at > 0 && strchr(" \r\n", raw->str[at - 1])) {
+            at--;
+        }
+    }
+    for (guint i = 0; i < core->capabilities->len; i++) {
+        if (!first) {
+            /* after the last item, separated as QEMU separates items */
+            g_string_append_c(insert, ',');
+            g_string_append_len(insert, lead ? open + 1 : " ", lead ? (gssize)lead : 1);
+        }
+        qmp_json_write_string(insert, g_ptr_array_index(core->capabilities, i));
+        first = FALSE;
+    }
+    g_string_insert(out, (gssize)at, insert->str);
+    return out;
+}
+
 static void on_upstream_ready(CoreUpstream *up, const char *error, gpointer user_data)
 {
     Core *core = user_data;
@@ -159,13 +234,14 @@ static void on_upstream_ready(CoreUpstream *up, const char *error, gpointer user
         finish(core, 1);
         return;
     }
-    if (core_tapped(core, NULL)) {
+    if (core_taps_want(core->taps, NULL)) {
         CoreCrossing c = { .dir = CORE_FROM_QEMU,
                            .kind = "greeting",
                            .latency_us = -1,
                            .msg = core_upstream_greeting_value(up) };
-        core_tap(core, &c);
+        core_taps_show(core->taps, &c);
     }
+    core->greeting = make_greeting(core);
     g_message("connected to QEMU at %s%s", core->upstream_path,
               core_upstream_offers(up, "oob") ? " (oob enabled)" : "");
     /* clients wait in the backlog until the layers know what QEMU has */
@@ -248,123 +324,6 @@ const char *core_listen_path(Core *core)
     return core->listener ? core_listener_path(core->listener) : NULL;
 }
 
-/* ---- what the core's parts ask of it ---- */
-
-const CoreOptions *core_options(Core *core)
-{
-    return &core->opts;
-}
-
-gboolean core_pretty(Core *core)
-{
-    return core->up && core_upstream_is_pretty(core->up);
-}
-
-CoreRouter *core_router(Core *core)
-{
-    return core->router;
-}
-
-CoreUpstream *core_upstream(Core *core)
-{
-    return core->up;
-}
-
-gboolean core_stopping(Core *core)
-{
-    return core->stopping;
-}
-
-/* QEMU's greeting with the layers' capabilities added to its list,
- * spliced into QEMU's own text: re-writing it would reorder members that
- * share a hash bucket. QEMU's greeting as is when it has no list. */
-static GString *make_greeting(Core *core)
-{
-    CoreUpstream *up = core->up;
-    const GString *raw = core_upstream_greeting(up);
-    GString *out = g_string_new(raw->str);
-    QmpSpan qmp, caps;
-
-    if (core->capabilities->len == 0 ||
-        !qmp_value_dict_get_span(core_upstream_greeting_value(up), "QMP", &qmp)) {
-        return out;
-    }
-    /* members are located one level deep: parse the inner object alone */
-    g_autoptr(QmpValue) inner =
-        qmp_json_parse(raw->str + qmp.value_start, qmp.value_end - qmp.value_start);
-    QmpValue *list = inner && qmp_value_type(inner) == QMP_VALUE_DICT
-                         ? qmp_value_dict_get(inner, "capabilities")
-                         : NULL;
-    if (!list || qmp_value_type(list) != QMP_VALUE_LIST ||
-        !qmp_value_dict_get_span(inner, "capabilities", &caps)) {
-        return out;
-    }
-    const char *open = raw->str + qmp.value_start + caps.value_start; /* '[' */
-    gsize at = qmp.value_start + caps.value_end - 1;                  /* ']' */
-    gsize lead = strspn(open + 1, " \r\n");
-    g_autoptr(GString) insert = g_string_new(NULL);
-    gboolean first = qmp_value_list_length(list) == 0;
-    if (!first) {
-        while (at > 0 && strchr(" \r\n", raw->str[at - 1])) {
-            at--;
-        }
-    }
-    for (guint i = 0; i < core->capabilities->len; i++) {
-        if (!first) {
-            /* after the last item, separated as QEMU separates items */
-            g_string_append_c(insert, ',');
-            g_string_append_len(insert, lead ? open + 1 : " ", lead ? (gssize)lead : 1);
-        }
-        qmp_json_write_string(insert, g_ptr_array_index(core->capabilities, i));
-        first = FALSE;
-    }
-    g_string_insert(out, (gssize)at, insert->str);
-    return out;
-}
-
-const GString *core_greeting(Core *core)
-{
-    if (!core->greeting) {
-        core->greeting = make_greeting(core);
-    }
-    return core->greeting;
-}
-
-gboolean core_is_own_capability(Core *core, const char *name)
-{
-    for (guint i = 0; name && i < core->capabilities->len; i++) {
-        if (strcmp(g_ptr_array_index(core->capabilities, i), name) == 0) {
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
-
-/* ---- clients ---- */
-
-void core_add_client(Core *core, guint number, int fd, CorePeer *peer)
-{
-    g_ptr_array_add(core->clients, core_client_new(core, number, fd, peer));
-}
-
-guint core_client_count(Core *core)
-{
-    return core->clients->len;
-}
-
-CoreClient *core_client_at(Core *core, guint i)
-{
-    return g_ptr_array_index(core->clients, i);
-}
-
-void core_remove_client(Core *core, CoreClient *client)
-{
-    g_ptr_array_remove_fast(core->clients, client);
-    if (core->closing && core->clients->len == 0) {
-        finish(core, 0);
-    }
-}
-
 /* ---- layers ---- */
 
 CoreLayer *core_push_layer(Core *core, const CoreLayerOps *ops, gpointer data)
@@ -376,19 +335,9 @@ CoreLayer *core_push_layer(Core *core, const CoreLayerOps *ops, gpointer data)
     layer->data = data;
     layer->index = core->layers->len;
     layer->commands = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    core_origin_init(&layer->origin, NULL);
+    core_origin_init(&layer->origin, NULL, NULL, 0);
     g_ptr_array_add(core->layers, layer);
     return layer;
-}
-
-guint core_layer_count(Core *core)
-{
-    return core->layers->len;
-}
-
-CoreLayer *core_layer_at(Core *core, guint index)
-{
-    return g_ptr_array_index(core->layers, index);
 }
 
 void core_layer_add_command(CoreLayer *layer, const char *name, CoreCommandFunc func)
@@ -411,6 +360,19 @@ gboolean core_has_command(Core *core, const char *name)
 void core_layer_add_capability(CoreLayer *layer, const char *name)
 {
     g_ptr_array_add(layer->core->capabilities, g_strdup(name));
+}
+
+void core_layer_send(CoreLayer *layer, QmpValue *cmd, CoreSendFlags flags, CoreClient *for_client,
+                     CoreDone done, gpointer data)
+{
+    CoreRequest *req = core_request_new_for_layer(
+        layer, cmd, flags, for_client ? core_client_origin(for_client) : NULL, done, data);
+
+    if (layer->core->stopping) {
+        core_request_unref(req); /* answered with NULL */
+        return;
+    }
+    core_request_submit(req, &layer->origin);
 }
 
 void core_layer_emit(CoreLayer *layer, const char *name, QmpValue *data, const char *capability)
@@ -446,42 +408,5 @@ void core_layer_emit(CoreLayer *layer, const char *name, QmpValue *data, const c
 
 void core_add_tap(Core *core, const CoreTapOps *ops, gpointer data)
 {
-    Tap tap = { ops, data };
-
-    g_array_append_val(core->taps, tap);
-}
-
-gboolean core_tapped(Core *core, const char *name)
-{
-    for (guint i = 0; i < core->taps->len; i++) {
-        Tap *tap = &g_array_index(core->taps, Tap, i);
-
-        if (!tap->ops->wants || tap->ops->wants(tap->data, name)) {
-            return TRUE;
-        }
-    }
-    return FALSE;
-}
-
-void core_tap(Core *core, const CoreCrossing *crossing)
-{
-    for (guint i = 0; i < core->taps->len; i++) {
-        Tap *tap = &g_array_index(core->taps, Tap, i);
-
-        if (!tap->ops->wants || tap->ops->wants(tap->data, crossing->name)) {
-            tap->ops->crossing(tap->data, crossing);
-        }
-    }
-}
-
-void core_tap_classify_reply(CoreCrossing *c, const QmpValue *msg)
-{
-    QmpValue *err = qmp_value_type(msg) == QMP_VALUE_DICT ? qmp_value_dict_get(msg, "error") : NULL;
-
-    c->kind = "reply";
-    if (err && qmp_value_type(err) == QMP_VALUE_DICT) {
-        c->kind = "error";
-        c->error = qmp_value_dict_get_string(err, "desc");
-        c->error_class = qmp_value_dict_get_string(err, "class");
-    }
+    core_taps_add(core->taps, ops, data);
 }

@@ -28,7 +28,9 @@ struct CoreListener {
     guint watch;
     guint retry;           /* out of descriptors: the timer that watches again */
     gboolean retry_logged; /* once per episode, until the backlog is empty */
-    Core *core;
+    GArray *allow_uids;    /* of uid_t; empty or NULL: anyone */
+    CoreAccepted accepted;
+    gpointer accepted_data;
     guint next_number;
 };
 
@@ -161,13 +163,13 @@ void core_peer_free(CorePeer *peer)
     }
 }
 
-static gboolean uid_allowed(const CoreOptions *opts, uid_t uid)
+static gboolean uid_allowed(GArray *allow_uids, uid_t uid)
 {
-    if (!opts->allow_uids || opts->allow_uids->len == 0) {
+    if (!allow_uids || allow_uids->len == 0) {
         return TRUE;
     }
-    for (guint i = 0; i < opts->allow_uids->len; i++) {
-        if (g_array_index(opts->allow_uids, uid_t, i) == uid) {
+    for (guint i = 0; i < allow_uids->len; i++) {
+        if (g_array_index(allow_uids, uid_t, i) == uid) {
             return TRUE;
         }
     }
@@ -176,7 +178,6 @@ static gboolean uid_allowed(const CoreOptions *opts, uid_t uid)
 
 static void accept_one(CoreListener *l, int fd)
 {
-    const CoreOptions *opts = core_options(l->core);
     g_autoptr(CorePeer) peer = g_new0(CorePeer, 1);
     struct ucred cred;
     socklen_t len = sizeof(cred);
@@ -192,21 +193,13 @@ static void accept_one(CoreListener *l, int fd)
     peer->gid = cred.gid;
     peer->exe = peer_exe(cred.pid);
 
-    if (!uid_allowed(opts, cred.uid)) {
+    if (!uid_allowed(l->allow_uids, cred.uid)) {
         g_message("client %u refused: pid %d uid %u gid %u (%s) is not an allowed uid", number,
                   (int)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid, peer->exe);
         close(fd);
         return;
     }
-    if (core_client_count(l->core) >= opts->max_clients) {
-        g_message("client %u refused: pid %d uid %u (%s): already %u clients (--max-clients)",
-                  number, (int)cred.pid, (unsigned)cred.uid, peer->exe, opts->max_clients);
-        close(fd);
-        return;
-    }
-    g_message("client %u connected: pid %d uid %u gid %u (%s)", number, (int)cred.pid,
-              (unsigned)cred.uid, (unsigned)cred.gid, peer->exe);
-    core_add_client(l->core, number, fd, g_steal_pointer(&peer));
+    l->accepted(l->accepted_data, number, fd, g_steal_pointer(&peer));
 }
 
 static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data);
@@ -257,9 +250,11 @@ static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
     return G_SOURCE_CONTINUE;
 }
 
-void core_listener_start(CoreListener *l, Core *core)
+void core_listener_start(CoreListener *l, GArray *allow_uids, CoreAccepted accepted, gpointer data)
 {
-    l->core = core;
+    l->allow_uids = allow_uids;
+    l->accepted = accepted;
+    l->accepted_data = data;
     l->watch = g_unix_fd_add(l->fd, G_IO_IN, on_accept, l);
 }
 

@@ -59,7 +59,7 @@ static void request_free(CoreRequest *req)
         settle_unanswered(req);
     }
     if (req->slot) {
-        core_client_unlink(req->client, req->slot); /* dropped unanswered */
+        req->client->ops->unlink(req->client, req->slot); /* dropped unanswered */
     }
     if (req->origin && req->origin->held == req) {
         req->origin->held = NULL; /* a layer let go of it without resuming it */
@@ -76,7 +76,7 @@ static void request_free(CoreRequest *req)
     g_free(req->command);
     qmp_value_unref(req->client_id);
     if (req->client) {
-        core_client_unref(req->client);
+        req->client->ops->unref(req->client);
     }
     g_free(req);
 }
@@ -100,13 +100,14 @@ static gboolean takes_fds(const char *command, gboolean oob)
     return !oob && (strcmp(command, "getfd") == 0 || strcmp(command, "add-fd") == 0);
 }
 
-CoreRequest *core_request_new_from_client(Core *core, CoreClient *client, gpointer slot,
-                                          const QmpRequest *qr, QmpValue *msg, const char *raw,
-                                          gsize raw_len, int *fds, guint n_fds, gint64 received_us)
+CoreRequest *core_request_new(Core *core, CoreOrigin *origin, gpointer slot, const QmpRequest *qr,
+                              QmpValue *msg, const char *raw, gsize raw_len, int *fds, guint n_fds,
+                              gint64 received_us)
 {
     CoreRequest *req = request_alloc(core);
 
-    req->client = core_client_ref(client);
+    origin->ops->ref(origin);
+    req->client = origin;
     req->slot = slot;
     req->msg = qmp_value_ref(msg);
     req->text = g_string_new_len(raw, (gssize)raw_len);
@@ -122,6 +123,35 @@ CoreRequest *core_request_new_from_client(Core *core, CoreClient *client, gpoint
     return req;
 }
 
+CoreRequest *core_request_new_for_layer(CoreLayer *layer, QmpValue *cmd, CoreSendFlags flags,
+                                        CoreOrigin *for_client, CoreDone done, gpointer data)
+{
+    g_autoptr(QmpValue) owned = cmd;
+    CoreRequest *req = request_alloc(layer->core);
+    g_autofree char *problem = NULL;
+    QmpRequest qr;
+
+    req->text = g_string_new(NULL);
+    qmp_json_write(req->text, cmd, FALSE);
+    /* parsed back from its text: what the layers below and the router see
+     * is what QEMU will read */
+    req->msg = qmp_json_parse(req->text->str, req->text->len);
+    g_assert(req->msg && qmp_request_check(req->msg, FALSE, &qr, &problem));
+    req->command = g_strdup(qr.command);
+    req->sender = layer;
+    if (for_client) {
+        for_client->ops->ref(for_client);
+        req->client = for_client;
+    }
+    req->traced = (flags & CORE_SEND_TRACED) != 0;
+    req->by_proxy = TRUE;
+    req->done = done;
+    req->done_data = data;
+    req->received_us = g_get_monotonic_time();
+    req->below = layer->index;
+    return req;
+}
+
 /* Its origin may let the next one in: the request is past the stack. */
 static void leave_stack(CoreRequest *req);
 
@@ -130,9 +160,9 @@ static void descend(CoreRequest *req)
 {
     Core *core = req->core;
 
-    req->below = MIN(req->below, core_layer_count(core));
+    req->below = MIN(req->below, core->layers->len);
     while (req->below > 0) {
-        CoreLayer *layer = core_layer_at(core, --req->below);
+        CoreLayer *layer = g_ptr_array_index(core->layers, --req->below);
         CoreCommandFunc func = g_hash_table_lookup(layer->commands, req->command);
 
         if (func) {
@@ -172,7 +202,7 @@ static void descend(CoreRequest *req)
         }
     }
     req->state = REQ_WAITING;
-    core_router_submit(core_router(core), req);
+    core->submit(core, req);
     leave_stack(req);
 }
 
@@ -229,27 +259,6 @@ void core_request_resume(CoreRequest *req)
     drain(origin);
 }
 
-void core_origin_init(CoreOrigin *origin, CoreClient *client)
-{
-    g_queue_init(&origin->entering);
-    g_queue_init(&origin->waiting);
-    origin->client = client;
-}
-
-void core_origin_forget(CoreOrigin *origin)
-{
-    CoreRequest *req;
-
-    while ((req = g_queue_pop_head(&origin->entering))) {
-        req->origin = NULL;
-        core_request_unref(req);
-    }
-    if (origin->held) {
-        origin->held->origin = NULL; /* dropped when resumed */
-        origin->held = NULL;
-    }
-}
-
 /* ---- what a layer sees of a request ---- */
 
 const char *core_request_command(const CoreRequest *req)
@@ -269,9 +278,16 @@ gboolean core_request_is_oob(const CoreRequest *req)
     return req->oob;
 }
 
+CoreOrigin *core_request_client_origin(const CoreRequest *req)
+{
+    return req->client && !req->client->gone ? req->client : NULL;
+}
+
 CoreClient *core_request_client(const CoreRequest *req)
 {
-    return req->client && !core_client_is_gone(req->client) ? req->client : NULL;
+    CoreOrigin *origin = core_request_client_origin(req);
+
+    return origin ? origin->client : NULL;
 }
 
 gboolean core_request_add_arguments(CoreRequest *req, QmpValue *members)
@@ -345,12 +361,12 @@ static void deliver_local(CoreRequest *req, QmpValue *ret, const char *klass, co
         }
         return;
     }
-    if (!core_request_client(req) || !req->slot) {
+    if (!core_request_client_origin(req) || !req->slot) {
         return; /* the client left */
     }
     GString *text = ret ? qmp_reply_return(ret, req->client_id, pretty)
                         : qmp_reply_error(klass, desc, req->client_id, pretty);
-    core_client_answer(req->client, g_steal_pointer(&req->slot), text, NULL);
+    req->client->ops->answer(req->client, g_steal_pointer(&req->slot), text, NULL);
 }
 
 void core_request_return(CoreRequest *req, QmpValue *ret)
@@ -378,9 +394,10 @@ static void deliver_reply(CoreRequest *req, CoreReply *reply)
         qmp_message_with_id(reply->text->str, reply->text->len, reply->value, client_id);
     g_string_append(text, "\r\n");
     if (req->caps_check) {
-        core_client_caps_checked(req->client, g_steal_pointer(&req->slot), reply->value, text);
+        req->client->ops->caps_checked(req->client, g_steal_pointer(&req->slot), reply->value,
+                                       text);
     } else {
-        core_client_answer(req->client, g_steal_pointer(&req->slot), text, reply->value);
+        req->client->ops->answer(req->client, g_steal_pointer(&req->slot), text, reply->value);
     }
 }
 
@@ -404,7 +421,7 @@ void core_request_replied(CoreRequest *req, QmpValue *msg, const char *raw, gsiz
 
                 done(req->done_data, reply.value);
             }
-        } else if (msg && core_request_client(req) && req->slot) {
+        } else if (msg && core_request_client_origin(req) && req->slot) {
             deliver_reply(req, &reply);
         }
     }
@@ -434,36 +451,4 @@ void core_reply_extend_return(CoreReply *reply, const QmpValue *items)
     g_string_assign(reply->text, extended->str);
     qmp_value_unref(reply->value);
     reply->value = g_steal_pointer(&msg);
-}
-
-/* ---- a layer's own commands ---- */
-
-void core_layer_send(CoreLayer *layer, QmpValue *cmd, CoreSendFlags flags, CoreClient *for_client,
-                     CoreDone done, gpointer data)
-{
-    g_autoptr(QmpValue) owned = cmd;
-    CoreRequest *req = request_alloc(layer->core);
-    g_autofree char *problem = NULL;
-    QmpRequest qr;
-
-    req->text = g_string_new(NULL);
-    qmp_json_write(req->text, cmd, FALSE);
-    /* parsed back from its text: what the layers below and the router see
-     * is what QEMU will read */
-    req->msg = qmp_json_parse(req->text->str, req->text->len);
-    g_assert(req->msg && qmp_request_check(req->msg, FALSE, &qr, &problem));
-    req->command = g_strdup(qr.command);
-    req->sender = layer;
-    req->client = for_client ? core_client_ref(for_client) : NULL;
-    req->traced = (flags & CORE_SEND_TRACED) != 0;
-    req->by_proxy = TRUE;
-    req->done = done;
-    req->done_data = data;
-    req->received_us = g_get_monotonic_time();
-    req->below = layer->index;
-    if (core_stopping(layer->core)) {
-        core_request_unref(req); /* answered with NULL */
-        return;
-    }
-    core_request_submit(req, &layer->origin);
 }

@@ -61,7 +61,7 @@ void core_router_free(CoreRouter *router)
 
 static guint origin_number(const CoreOrigin *origin)
 {
-    return origin && origin->client ? core_client_number(origin->client) : 0;
+    return origin ? origin->number : 0;
 }
 
 /* QEMU reads its monitor a byte per system call, some 2 us a byte: the id
@@ -84,10 +84,10 @@ static void send_request(CoreRouter *router, CoreRequest *req)
     }
     g_autoptr(GString) text =
         qmp_message_with_id(req->text->str, req->text->len, req->msg, id_text);
-    if (req->traced && core_tapped(router->core, req->command)) {
+    if (req->traced && core_taps_want(router->core->taps, req->command)) {
         CoreCrossing c = { .dir = CORE_TO_QEMU,
                            .kind = "command",
-                           .client = req->client,
+                           .client = core_request_client(req),
                            .name = req->command,
                            .id = req->client_id,
                            .upstream_id = req->upstream_id,
@@ -95,10 +95,10 @@ static void send_request(CoreRouter *router, CoreRequest *req)
                            .latency_us = -1,
                            .msg = req->msg,
                            .msg_size = req->text->len };
-        core_tap(router->core, &c);
+        core_taps_show(router->core->taps, &c);
     }
-    core_upstream_send(core_upstream(router->core), text->str, text->len,
-                       g_steal_pointer(&req->fds), req->n_fds);
+    core_upstream_send(router->core->up, text->str, text->len, g_steal_pointer(&req->fds),
+                       req->n_fds);
     req->n_fds = 0;
 }
 
@@ -171,14 +171,13 @@ static CoreRequest *take_request(CoreRouter *router, QmpValue *msg)
     return req;
 }
 
-/* An event: to the layers, nearest QEMU first, then to every client. */
+/* An event: traced here, then the core's (to the layers, then clients). */
 static void upstream_event(CoreRouter *router, QmpValue *msg, const char *raw, gsize len)
 {
     Core *core = router->core;
     const char *name = qmp_value_dict_get_string(msg, "event");
-    g_autoptr(GString) text = g_string_sized_new(len + 2);
 
-    if (core_tapped(core, name)) {
+    if (core_taps_want(core->taps, name)) {
         CoreCrossing c = {
             .dir = CORE_FROM_QEMU,
             .kind = "event",
@@ -187,20 +186,9 @@ static void upstream_event(CoreRouter *router, QmpValue *msg, const char *raw, g
             .msg = msg,
             .msg_size = len,
         };
-        core_tap(core, &c);
+        core_taps_show(core->taps, &c);
     }
-    for (guint i = 0; i < core_layer_count(core); i++) {
-        CoreLayer *layer = core_layer_at(core, i);
-
-        if (layer->ops->event && !core_stopping(core)) {
-            layer->ops->event(layer->data, msg);
-        }
-    }
-    g_string_append_len(text, raw, (gssize)len);
-    g_string_append(text, "\r\n");
-    for (guint i = 0; i < core_client_count(core); i++) {
-        core_client_event(core_client_at(core, i), msg, text->str, text->len, NULL);
-    }
+    core->event(core, msg, raw, len);
 }
 
 void core_router_upstream_message(CoreRouter *router, QmpValue *msg, const char *raw, gsize len)
@@ -219,9 +207,9 @@ void core_router_upstream_message(CoreRouter *router, QmpValue *msg, const char 
         g_warning("upstream sent a reply for no command of ours: %.*s", (int)MIN(len, 200), raw);
         return;
     }
-    if (req->traced && core_tapped(router->core, req->command)) {
+    if (req->traced && core_taps_want(router->core->taps, req->command)) {
         CoreCrossing c = { .dir = CORE_FROM_QEMU,
-                           .client = req->client,
+                           .client = core_request_client(req),
                            .name = req->command,
                            .id = req->client_id,
                            .upstream_id = req->upstream_id,
@@ -229,8 +217,8 @@ void core_router_upstream_message(CoreRouter *router, QmpValue *msg, const char 
                            .msg = msg,
                            .by_proxy = req->by_proxy,
                            .msg_size = len };
-        core_tap_classify_reply(&c, msg);
-        core_tap(router->core, &c);
+        core_taps_classify_reply(&c, msg);
+        core_taps_show(router->core->taps, &c);
     }
     if (req->takes_fds) {
         CoreOrigin *o;
@@ -274,8 +262,8 @@ static void log_request(CoreRequest *req, const char *where)
     g_autofree char *id = req->client_id ? qmp_json_to_string(req->client_id, FALSE) : NULL;
 
     if (core_request_client(req) && !req->sender) {
-        g_message("%s when QEMU went away: client %u, %s, id %s", where,
-                  core_client_number(req->client), req->command, id ? id : "(none)");
+        g_message("%s when QEMU went away: client %u, %s, id %s", where, req->client->number,
+                  req->command, id ? id : "(none)");
     } else if (!req->sender) {
         g_message("%s when QEMU went away: %s, id %s, from a client that left", where, req->command,
                   id ? id : "(none)");

@@ -147,42 +147,9 @@ gboolean manager_device_needs_record_first(ManagerDevice *d)
            d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK;
 }
 
-QmpValue *manager_device_backend_addition(ManagerDevice *d)
+void manager_device_emit(ManagerDevice *d, const char *event)
 {
-    QmpValue *name = qmp_value_new_string_take(manager_device_backend_name(d));
-
-    switch (d->kind) {
-    case QMPROXY_DEVICE_DRIVER_VIRTIO_BLK:
-    case QMPROXY_DEVICE_DRIVER_VIRTIO_SCSI:
-        return qmp_command_new("blockdev-add", "driver",
-                               qmp_value_new_string(d->has_rdev ? "host_device" : "file"),
-                               "node-name", name, "read-only", qmp_value_new_bool(d->read_only),
-                               "filename", qmp_value_new_string(d->path), NULL);
-    case QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK: {
-        /* a unix socket the back end listens on: QEMU connects */
-        QmpValue *addr = qmp_value_new_dict_of(
-            "type", qmp_value_new_string("unix"), "data",
-            qmp_value_new_dict_of("path", qmp_value_new_string(d->path), NULL), NULL);
-        QmpValue *socket = qmp_value_new_dict_of(
-            "type", qmp_value_new_string("socket"), "data",
-            qmp_value_new_dict_of("server", qmp_value_new_bool(FALSE), "addr", addr, NULL), NULL);
-
-        return qmp_command_new("chardev-add", "id", name, "backend", socket, NULL);
+    if (!d->m->closing) {
+        core_layer_emit(d->m->layer, event, manager_device_describe(d), MANAGER_CAPABILITY);
     }
-    case QMPROXY_DEVICE_DRIVER_VFIO_PCI:
-    case QMPROXY_DEVICE_DRIVER__MAX:
-        break;
-    }
-    qmp_value_unref(name);
-    return NULL;
-}
-
-QmpValue *manager_device_backend_removal(ManagerDevice *d)
-{
-    QmpValue *name = qmp_value_new_string_take(manager_device_backend_name(d));
-
-    if (d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK) {
-        return qmp_command_new("chardev-remove", "id", name, NULL);
-    }
-    return qmp_command_new("blockdev-del", "node-name", name, NULL);
 }

@@ -6,6 +6,7 @@
  * it had been answered at once. */
 #include "manager-internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* How long a device-new waits for stat() of its host path. */
@@ -51,9 +52,9 @@ static void settle(Lookup *l, const char *key)
         return;
     }
     m->lookup = NULL;
-    manager_device_new_keyed(m, l->req, key);
+    manager_lookup_device_new_keyed(m, l->req, key);
     while (!m->lookup && (next = g_queue_pop_head(&m->gated))) {
-        manager_dispatch(m, next);
+        m->dispatch(m, next);
         core_request_unref(next);
     }
 }
@@ -123,7 +124,7 @@ void manager_lookup_device_new(Manager *m, CoreRequest *req)
         struct stat unused;
         g_autofree char *key = manager_device_key(kind, path, &unused); /* no stat() */
 
-        manager_device_new_keyed(m, req, key);
+        manager_lookup_device_new_keyed(m, req, key);
         return;
     }
     if (!m->lookups) {
@@ -166,4 +167,88 @@ void manager_lookup_stop(Manager *m)
         /* a thread stuck in stat() is not waited for */
         g_thread_pool_free(g_steal_pointer(&m->lookups), TRUE, FALSE);
     }
+}
+
+static const char *arg_string(CoreRequest *req, const char *name)
+{
+    QmpValue *args = core_request_arguments(req);
+
+    return args ? qmp_value_dict_get_string(args, name) : NULL;
+}
+
+static gboolean id_taken(Manager *m, const char *id)
+{
+    g_autoptr(QmpValue) in_qemu = placement_describe(m->pl, id, NULL);
+
+    return in_qemu || g_hash_table_contains(m->devices, id);
+}
+
+static ManagerDevice *find_by_key(Manager *m, const char *key)
+{
+    GHashTableIter iter;
+    ManagerDevice *d;
+
+    g_hash_table_iter_init(&iter, m->devices);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+        /* one whose last reference is being dropped is as good as gone */
+        if (strcmp(d->key, key) == 0 && d->step[TRACK_LIFE] != LIFE_REMOVED &&
+            d->step[TRACK_LIFE] != LIFE_GONE) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+void manager_lookup_device_new_keyed(Manager *m, CoreRequest *req, const char *key)
+{
+    const char *driver = arg_string(req, "driver");
+    const char *path = arg_string(req, "path");
+    const char *id = arg_string(req, "id");
+    QmpValue *ro = qmp_value_dict_get(core_request_arguments(req), "read-only");
+    g_autofree char *desc = NULL;
+    g_autofree char *generated = NULL;
+    guint major_number = 0, minor_number = 0;
+    ManagerKind kind =
+        qmproxy_enum_value(qmproxy_device_driver_names, QMPROXY_DEVICE_DRIVER__MAX, driver);
+    ManagerDevice *d = find_by_key(m, key);
+
+    if (d) {
+        /* checked in turn (is_for()) */
+        manager_op_queue(d, OP_NEW, req, key);
+        return;
+    }
+    if (id && !manager_device_valid_id(id)) {
+        desc = g_strdup("Parameter 'id' expects an identifier of at most 24 letters, digits, '-', "
+                        "'.' and '_', starting with a letter");
+    } else if (id && id_taken(m, id)) {
+        ManagerDevice *holder = g_hash_table_lookup(m->devices, id);
+
+        if (holder && !g_queue_is_empty(&holder->ops)) {
+            /* decided in turn: the device may be gone by then, as it
+             * would be had the client waited for each answer */
+            manager_op_queue(holder, OP_NEW, req, key);
+            return;
+        }
+        desc = g_strdup_printf("Device id '%s' is already in use", id);
+    }
+    if (desc) {
+        core_request_error(req, QMP_CLASS_GENERIC, desc);
+        return;
+    }
+    for (guint n = 0; !id; n++) {
+        g_free(generated);
+        generated = g_strdup_printf("dev%u", n);
+        id = id_taken(m, generated) ? NULL : generated;
+    }
+    d = manager_device_new(m, id, kind, path);
+    d->key = g_strdup(key);
+    d->read_only = ro && qmp_value_get_bool(ro);
+    d->bus = g_strdup(arg_string(req, "bus"));
+    d->has_rdev = sscanf(key, "block %u:%u", &major_number, &minor_number) == 2;
+    d->major = major_number;
+    d->minor = minor_number;
+    manager_device_step(d, TRACK_LIFE, LIFE_UNSAVED);
+    g_hash_table_insert(m->devices, d->id, d);
+    g_message("device %s made for %s (%s)", d->id, d->path, driver);
+    manager_op_queue(d, OP_NEW, req, d->key);
 }

@@ -86,7 +86,7 @@ typedef struct {
     ManagerState state;
     guint step[TRACK_COUNT];
     GQueue ops;       /* of ManagerOp, oldest first */
-    gboolean running; /* manager_run() is on the stack */
+    gboolean running; /* manager_op_run() is on the stack */
     guint unplug_timer;
     /* what the change being saved goes back to if the save fails */
     guint undo_attach, undo_ref;
@@ -135,9 +135,12 @@ struct Manager {
     GThreadPool *lookups;    /* device-new's look at its host device */
     gpointer lookup;         /* the one under way */
     GQueue gated;            /* of CoreRequest: commands waiting for it */
+    /* what the layer (manager.c) does for the files below it */
+    void (*start_op)(ManagerDevice *d, ManagerOp *op); /* the head operation starts */
+    void (*dispatch)(Manager *m, CoreRequest *req);    /* a command that waited */
 };
 
-/* ---- device.c: a device, its steps and what QEMU gets for it ---- */
+/* ---- device.c: a device and its steps ---- */
 
 extern const char *const manager_kind_drivers[QMPROXY_DEVICE_DRIVER__MAX];
 ManagerDevice *manager_device_new(Manager *m, const char *id, ManagerKind kind, const char *path);
@@ -148,53 +151,67 @@ void manager_device_step(ManagerDevice *d, ManagerTrack track, guint step);
 void manager_device_state(ManagerDevice *d, ManagerState state);
 /* The device as __org.qmproxy_DeviceInfo. */
 QmpValue *manager_device_describe(ManagerDevice *d);
+/* Sends the manager's event @event about @d to the clients that asked. */
+void manager_device_emit(ManagerDevice *d, const char *event);
 /* The identity of a host device: "block MAJOR:MINOR" for a block device
  * (@st is filled in then), otherwise its path made absolute. */
 char *manager_device_key(ManagerKind kind, const char *path, struct stat *st);
 gboolean manager_device_valid_id(const char *id);
-/* The block node (or chardev) its back end gets; whether it has one; the
- * command adding or removing it. */
+/* The block node (or chardev) its back end gets; whether it has one. */
 char *manager_device_backend_name(ManagerDevice *d);
 gboolean manager_device_has_backend(ManagerDevice *d);
-QmpValue *manager_device_backend_addition(ManagerDevice *d);
-QmpValue *manager_device_backend_removal(ManagerDevice *d);
 /* Whether its device_add waits for its record: a vdX name must be on
  * disk before QEMU can have the device, which cannot tell a restarted
  * proxy which one the guest was given. */
 gboolean manager_device_needs_record_first(ManagerDevice *d);
 
-/* ---- manager.c: operations one at a time, answers, saves ---- */
+/* ---- qemu.c: what QEMU is told for a device, and what it answers ---- */
 
+/* The commands adding and removing its back end (NULL: it has none),
+ * the device_add (placement fills in its address), the device_del. */
+QmpValue *manager_qemu_backend_addition(ManagerDevice *d);
+QmpValue *manager_qemu_backend_removal(ManagerDevice *d);
+QmpValue *manager_qemu_device_add(ManagerDevice *d);
+QmpValue *manager_qemu_device_del(ManagerDevice *d);
+/* QEMU's error message in @reply, or why there is none; whether it
+ * succeeded. */
+const char *manager_qemu_error(QmpValue *reply);
+gboolean manager_qemu_ok(QmpValue *reply);
+
+/* ---- table.c: the table on disk ---- */
+
+/* The whole table as the state file holds it. */
+GString *manager_table_snapshot(gpointer manager);
+gboolean manager_table_open(Manager *m, const char *path, gboolean reset, GError **error);
+/* Makes the change just made to @d durable, then calls @then (at once
+ * without --state). */
+typedef void (*ManagerThen)(ManagerDevice *d, const GError *error);
+void manager_table_persist(ManagerDevice *d, ManagerThen then);
+/* Writes the table after a change that waits for nothing. */
+void manager_table_save(Manager *m);
+
+/* ---- op.c: operations one at a time, and their answers ---- */
+
+/* The command of each operation. */
+extern const char *const manager_op_commands[];
+void manager_op_queue(ManagerDevice *d, ManagerOpKind kind, CoreRequest *req, const char *key);
 /* Runs queued operations until one has to wait for QEMU or the disk. */
-void manager_run(ManagerDevice *d);
+void manager_op_run(ManagerDevice *d);
 /* Answers the head operation and takes it off: @ret (borrowed), or an
  * error; or with the device as it is now. */
-void manager_answer(ManagerDevice *d, QmpValue *ret, const char *klass, const char *desc);
-void manager_answer_info(ManagerDevice *d);
+void manager_op_answer(ManagerDevice *d, QmpValue *ret, const char *klass, const char *desc);
+void manager_op_answer_info(ManagerDevice *d);
 /* The sequence under way is over: @event (may be NULL) is sent and the
  * head operation answered (@error, taken: NULL for success). */
-void manager_conclude(ManagerDevice *d, char *error, const char *event);
-void manager_fail(ManagerDevice *d, const char *step, const char *why);
+void manager_op_conclude(ManagerDevice *d, char *error, const char *event);
+void manager_op_fail(ManagerDevice *d, const char *step, const char *why);
 /* A change to be saved before anything went to QEMU could not be. */
-void manager_refuse_unsaved(ManagerDevice *d, const GError *error);
-/* Makes the change just made to @d durable, then calls @then. */
-typedef void (*ManagerThen)(ManagerDevice *d, const GError *error);
-void manager_persist(ManagerDevice *d, ManagerThen then);
-/* Writes the table after a change that waits for nothing. */
-void manager_save(Manager *m);
-void manager_emit(ManagerDevice *d, const char *event);
+void manager_op_refuse_unsaved(ManagerDevice *d, const GError *error);
 /* The short name of the head operation's command, for messages. */
 const char *manager_op_name(ManagerDevice *d);
-/* QEMU's error message in @reply, or why there is none. */
-const char *manager_error_of(QmpValue *reply);
-gboolean manager_succeeded(QmpValue *reply);
 /* Sends @cmd (taken) for @d, made for its head operation's client;
  * FALSE (@cmd dropped, @done not called) when the proxy is closing. */
-gboolean manager_send(ManagerDevice *d, QmpValue *cmd, CoreDone done, gpointer data);
-
-/* ---- plug.c: an attach ---- */
-
-void manager_plug(ManagerDevice *d);
+gboolean manager_op_send(ManagerDevice *d, QmpValue *cmd, CoreDone done, gpointer data);
 
 /* ---- unplug.c: a detach, or an attach undone ---- */
 
@@ -210,24 +227,20 @@ void manager_unplug_remove_backend(ManagerDevice *d);
 /* A DEVICE_DELETED for @d. */
 void manager_unplug_deleted(ManagerDevice *d);
 
-/* ---- lookup.c: device-new's look at its host device, off the loop ---- */
+/* ---- plug.c: an attach ---- */
+
+void manager_plug(ManagerDevice *d);
+
+/* ---- lookup.c: device-new, its host device looked at off the loop ---- */
 
 /* Kata's NewDevice: the device for a host device, made if need be. */
 void manager_lookup_device_new(Manager *m, CoreRequest *req);
-/* Whether commands must wait behind a lookup under way (then it queues
- * @req, which it takes). */
-gboolean manager_lookup_gate(Manager *m, CoreRequest *req);
 /* The rest of a device-new, once @key, its host device, is known. */
-void manager_device_new_keyed(Manager *m, CoreRequest *req, const char *key);
+void manager_lookup_device_new_keyed(Manager *m, CoreRequest *req, const char *key);
+/* Whether commands must wait behind a lookup under way (then it queues
+ * @req, taking a reference). */
+gboolean manager_lookup_gate(Manager *m, CoreRequest *req);
 void manager_lookup_stop(Manager *m);
-/* Runs a command for the manager, as it arrived or after a lookup. */
-void manager_dispatch(Manager *m, CoreRequest *req);
-
-/* ---- table.c: the table on disk ---- */
-
-/* The whole table as the state file holds it. */
-GString *manager_table_snapshot(gpointer manager);
-gboolean manager_table_open(Manager *m, const char *path, gboolean reset, GError **error);
 
 /* ---- reconcile.c: at start, the table made to agree with QEMU ---- */
 

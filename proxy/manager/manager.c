@@ -17,181 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define OWN_PREFIX "__org.qmproxy_"
-
-static const char *const op_commands[] = {
-    [OP_NEW] = QMPROXY_CMD_DEVICE_NEW,
-    [OP_QUERY] = QMPROXY_CMD_QUERY_DEVICE,
-    [OP_ATTACH] = QMPROXY_CMD_DEVICE_ATTACH,
-    [OP_DETACH] = QMPROXY_CMD_DEVICE_DETACH,
-    [OP_REMOVE] = QMPROXY_CMD_DEVICE_REMOVE,
-    [OP_REFERENCE] = QMPROXY_CMD_DEVICE_REFERENCE,
-    [OP_DEREFERENCE] = QMPROXY_CMD_DEVICE_DEREFERENCE,
-};
-
-/* A save a device waits for. */
-typedef struct {
-    Manager *m;
-    ManagerDevice *d;
-    ManagerThen then;
-} Saving;
-
 /* ---- answers ---- */
 
-void manager_answer(ManagerDevice *d, QmpValue *ret, const char *klass, const char *desc)
-{
-    ManagerOp *op = g_queue_pop_head(&d->ops);
-
-    manager_device_step(d, TRACK_OP, OP_IDLE);
-    g_clear_handle_id(&d->unplug_timer, g_source_remove);
-    if (!d->m->closing) {
-        if (ret) {
-            core_request_return(op->req, qmp_value_ref(ret));
-        } else {
-            core_request_error(op->req, klass, desc);
-        }
-    }
-    core_request_unref(op->req);
-    g_free(op->key);
-    g_free(op);
-}
-
-void manager_answer_info(ManagerDevice *d)
-{
-    g_autoptr(QmpValue) info = manager_device_describe(d);
-
-    manager_answer(d, info, NULL, NULL);
-}
-
-const char *manager_op_name(ManagerDevice *d)
-{
-    ManagerOp *op = g_queue_peek_head(&d->ops);
-
-    return op ? op_commands[op->kind] + strlen(OWN_PREFIX) : "device";
-}
-
-const char *manager_error_of(QmpValue *reply)
-{
-    QmpValue *err = reply ? qmp_value_dict_get(reply, "error") : NULL;
-    const char *desc = err ? qmp_value_dict_get_string(err, "desc") : NULL;
-
-    if (!reply) {
-        return "QEMU went away";
-    }
-    return desc ? desc : "QEMU answered with an error";
-}
-
-gboolean manager_succeeded(QmpValue *reply)
-{
-    return reply && qmp_value_dict_get(reply, "return");
-}
-
-void manager_emit(ManagerDevice *d, const char *event)
-{
-    if (!d->m->closing) {
-        core_layer_emit(d->m->layer, event, manager_device_describe(d), MANAGER_CAPABILITY);
-    }
-}
-
-gboolean manager_send(ManagerDevice *d, QmpValue *cmd, CoreDone done, gpointer data)
-{
-    ManagerOp *op = g_queue_peek_head(&d->ops);
-
-    if (d->m->closing) {
-        qmp_value_unref(cmd);
-        return FALSE;
-    }
-    /* in the trace, the commands an operation expands into are its client's */
-    core_layer_send(d->m->layer, cmd, CORE_SEND_TRACED, op ? core_request_client(op->req) : NULL,
-                    done, data);
-    return TRUE;
-}
-
 /* ---- saving ---- */
-
-static void on_saved(gpointer data, const GError *error)
-{
-    Saving *s = data;
-    Manager *m = s->m;
-
-    s->then(s->d, error);
-    g_ptr_array_remove_fast(m->savings, s);
-}
-
-void manager_persist(ManagerDevice *d, ManagerThen then)
-{
-    Manager *m = d->m;
-
-    if (!m->state) {
-        then(d, NULL);
-        return;
-    }
-    Saving *s = g_new(Saving, 1);
-    s->m = m;
-    s->d = d;
-    s->then = then;
-    /* owned here: a save cut short by shutdown never calls back */
-    g_ptr_array_add(m->savings, s);
-    state_file_save(m->state, on_saved, s);
-}
-
-void manager_save(Manager *m)
-{
-    if (m->state && !m->closing) {
-        state_file_save(m->state, NULL, NULL);
-    }
-}
-
-/* The outcome is saved after the answer: until it is, the record on disk
- * ("plugging", "unplugging") already says what reconciliation would make
- * of it. */
-void manager_conclude(ManagerDevice *d, char *error, const char *event)
-{
-    g_autofree char *desc = error;
-
-    if (event) {
-        manager_emit(d, event);
-    }
-    if (desc) {
-        g_message("%s", desc);
-        manager_answer(d, NULL, QMP_CLASS_GENERIC, desc);
-    } else {
-        manager_answer_info(d);
-    }
-    manager_save(d->m);
-    manager_run(d);
-}
-
-void manager_fail(ManagerDevice *d, const char *step, const char *why)
-{
-    manager_conclude(
-        d, g_strdup_printf("%s %s: %s failed: %s", manager_op_name(d), d->id, step, why), NULL);
-}
-
-/* Memory goes back to what the disk still says. */
-void manager_refuse_unsaved(ManagerDevice *d, const GError *error)
-{
-    g_autofree char *desc = g_strdup_printf("%s %s: cannot save the device table: %s",
-                                            manager_op_name(d), d->id, error->message);
-
-    g_message("%s", desc);
-    d->ref_count = d->undo_ref;
-    if (d->step[TRACK_LIFE] == LIFE_REMOVED) {
-        manager_device_step(d, TRACK_LIFE, LIFE_KEPT);
-    }
-    if (d->events == d->undo_events) {
-        /* what QEMU did meanwhile (a client's device_del) stays */
-        d->attach_count = d->undo_attach;
-        manager_device_state(d, d->undo_state);
-    }
-    if (d->step[TRACK_LIFE] == LIFE_UNSAVED) {
-        /* never on disk: it goes as if never made */
-        g_hash_table_steal(d->m->devices, d->id);
-        manager_device_step(d, TRACK_LIFE, LIFE_GONE);
-    }
-    manager_answer(d, NULL, QMP_CLASS_GENERIC, desc);
-    manager_run(d);
-}
 
 /* ---- operations ---- */
 
@@ -199,7 +27,7 @@ void manager_refuse_unsaved(ManagerDevice *d, const GError *error)
 static void counted(ManagerDevice *d, const GError *error)
 {
     if (error) {
-        manager_refuse_unsaved(d, error);
+        manager_op_refuse_unsaved(d, error);
         return;
     }
     if (d->step[TRACK_LIFE] == LIFE_UNSAVED) {
@@ -210,8 +38,8 @@ static void counted(ManagerDevice *d, const GError *error)
         g_hash_table_steal(d->m->devices, d->id);
         manager_device_step(d, TRACK_LIFE, LIFE_GONE);
     }
-    manager_answer_info(d);
-    manager_run(d);
+    manager_op_answer_info(d);
+    manager_op_run(d);
 }
 
 /* Whether device-new @op asks for @d: the same host device, as the same
@@ -249,7 +77,7 @@ static void start(ManagerDevice *d, ManagerOp *op)
         /* queued behind the remove of the device it found: made anew */
         ManagerOp *taken = g_queue_pop_head(&d->ops);
 
-        manager_device_new_keyed(d->m, taken->req, taken->key);
+        manager_lookup_device_new_keyed(d->m, taken->req, taken->key);
         core_request_unref(taken->req);
         g_free(taken->key);
         g_free(taken);
@@ -257,7 +85,7 @@ static void start(ManagerDevice *d, ManagerOp *op)
     }
     if (gone) {
         desc = g_strdup_printf("Device '%s' not found", d->id);
-        manager_answer(d, NULL, "DeviceNotFound", desc);
+        manager_op_answer(d, NULL, "DeviceNotFound", desc);
         return;
     }
     if (d->state == QMPROXY_DEVICE_STATE_UNPLUGGING &&
@@ -271,11 +99,11 @@ static void start(ManagerDevice *d, ManagerOp *op)
     d->undo_events = d->events;
     switch (op->kind) {
     case OP_QUERY:
-        manager_answer_info(d);
+        manager_op_answer_info(d);
         return;
     case OP_NEW:
         if (!is_for(d, op, &desc)) {
-            manager_answer(d, NULL, QMP_CLASS_GENERIC, desc);
+            manager_op_answer(d, NULL, QMP_CLASS_GENERIC, desc);
             return;
         }
         d->ref_count++;
@@ -296,7 +124,7 @@ static void start(ManagerDevice *d, ManagerOp *op)
     case OP_DETACH:
         if (d->attach_count == 0) {
             desc = g_strdup_printf("Device '%s' is not attached", d->id);
-            manager_answer(d, NULL, QMP_CLASS_GENERIC, desc);
+            manager_op_answer(d, NULL, QMP_CLASS_GENERIC, desc);
             return;
         }
         if (d->attach_count == 1) {
@@ -309,7 +137,7 @@ static void start(ManagerDevice *d, ManagerOp *op)
         if (d->attach_count > 0 || d->state != QMPROXY_DEVICE_STATE_DETACHED) {
             desc = g_strdup_printf("Device '%s' is attached (attach count %u): detach it first",
                                    d->id, d->attach_count);
-            manager_answer(d, NULL, QMP_CLASS_GENERIC, desc);
+            manager_op_answer(d, NULL, QMP_CLASS_GENERIC, desc);
             return;
         }
         d->ref_count -= d->ref_count > 0;
@@ -319,123 +147,7 @@ static void start(ManagerDevice *d, ManagerOp *op)
         break;
     }
     manager_device_step(d, TRACK_OP, OP_BUSY);
-    manager_persist(d, counted);
-}
-
-void manager_run(ManagerDevice *d)
-{
-    ManagerOp *op;
-
-    if (d->running) {
-        return; /* the caller's loop goes on */
-    }
-    d->running = TRUE;
-    /* once closing, only a removed device's queue is emptied (unanswered) */
-    while (d->step[TRACK_OP] == OP_IDLE && d->step[TRACK_UNPLUG] != UNPLUG_REFUSING &&
-           (!d->m->closing || d->step[TRACK_LIFE] == LIFE_GONE) &&
-           (op = g_queue_peek_head(&d->ops))) {
-        start(d, op);
-    }
-    d->running = FALSE;
-    if (d->step[TRACK_LIFE] == LIFE_GONE && d->step[TRACK_OP] == OP_IDLE &&
-        d->step[TRACK_UNPLUG] != UNPLUG_REFUSING && !d->del_pending && g_queue_is_empty(&d->ops)) {
-        manager_device_free(d);
-    }
-}
-
-static void queue_op(ManagerDevice *d, ManagerOpKind kind, CoreRequest *req, const char *key)
-{
-    ManagerOp *op = g_new0(ManagerOp, 1);
-
-    op->key = g_strdup(key);
-    op->kind = kind;
-    op->req = core_request_ref(req);
-    g_queue_push_tail(&d->ops, op);
-    manager_run(d);
-}
-
-static const char *arg_string(CoreRequest *req, const char *name)
-{
-    QmpValue *args = core_request_arguments(req);
-
-    return args ? qmp_value_dict_get_string(args, name) : NULL;
-}
-
-static gboolean id_taken(Manager *m, const char *id)
-{
-    g_autoptr(QmpValue) in_qemu = placement_describe(m->pl, id, NULL);
-
-    return in_qemu || g_hash_table_contains(m->devices, id);
-}
-
-static ManagerDevice *find_by_key(Manager *m, const char *key)
-{
-    GHashTableIter iter;
-    ManagerDevice *d;
-
-    g_hash_table_iter_init(&iter, m->devices);
-    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
-        /* one whose last reference is being dropped is as good as gone */
-        if (strcmp(d->key, key) == 0 && d->step[TRACK_LIFE] != LIFE_REMOVED &&
-            d->step[TRACK_LIFE] != LIFE_GONE) {
-            return d;
-        }
-    }
-    return NULL;
-}
-
-void manager_device_new_keyed(Manager *m, CoreRequest *req, const char *key)
-{
-    const char *driver = arg_string(req, "driver");
-    const char *path = arg_string(req, "path");
-    const char *id = arg_string(req, "id");
-    QmpValue *ro = qmp_value_dict_get(core_request_arguments(req), "read-only");
-    g_autofree char *desc = NULL;
-    g_autofree char *generated = NULL;
-    guint major_number = 0, minor_number = 0;
-    ManagerKind kind =
-        qmproxy_enum_value(qmproxy_device_driver_names, QMPROXY_DEVICE_DRIVER__MAX, driver);
-    ManagerDevice *d = find_by_key(m, key);
-
-    if (d) {
-        /* checked in turn (is_for()) */
-        queue_op(d, OP_NEW, req, key);
-        return;
-    }
-    if (id && !manager_device_valid_id(id)) {
-        desc = g_strdup("Parameter 'id' expects an identifier of at most 24 letters, digits, '-', "
-                        "'.' and '_', starting with a letter");
-    } else if (id && id_taken(m, id)) {
-        ManagerDevice *holder = g_hash_table_lookup(m->devices, id);
-
-        if (holder && !g_queue_is_empty(&holder->ops)) {
-            /* decided in turn: the device may be gone by then, as it
-             * would be had the client waited for each answer */
-            queue_op(holder, OP_NEW, req, key);
-            return;
-        }
-        desc = g_strdup_printf("Device id '%s' is already in use", id);
-    }
-    if (desc) {
-        core_request_error(req, QMP_CLASS_GENERIC, desc);
-        return;
-    }
-    for (guint n = 0; !id; n++) {
-        g_free(generated);
-        generated = g_strdup_printf("dev%u", n);
-        id = id_taken(m, generated) ? NULL : generated;
-    }
-    d = manager_device_new(m, id, kind, path);
-    d->key = g_strdup(key);
-    d->read_only = ro && qmp_value_get_bool(ro);
-    d->bus = g_strdup(arg_string(req, "bus"));
-    d->has_rdev = sscanf(key, "block %u:%u", &major_number, &minor_number) == 2;
-    d->major = major_number;
-    d->minor = minor_number;
-    manager_device_step(d, TRACK_LIFE, LIFE_UNSAVED);
-    g_hash_table_insert(m->devices, d->id, d);
-    g_message("device %s made for %s (%s)", d->id, d->path, driver);
-    queue_op(d, OP_NEW, req, d->key);
+    manager_table_persist(d, counted);
 }
 
 static void query_devices(Manager *m, CoreRequest *req)
@@ -451,10 +163,11 @@ static void query_devices(Manager *m, CoreRequest *req)
     core_request_return(req, g_steal_pointer(&list));
 }
 
-void manager_dispatch(Manager *m, CoreRequest *req)
+static void dispatch(Manager *m, CoreRequest *req)
 {
     const char *command = core_request_command(req);
-    const char *id = arg_string(req, "id");
+    QmpValue *args = core_request_arguments(req);
+    const char *id = args ? qmp_value_dict_get_string(args, "id") : NULL;
     ManagerOpKind kind = OP_QUERY;
 
     if (strcmp(command, QMPROXY_CMD_QUERY_DEVICES) == 0) {
@@ -472,10 +185,10 @@ void manager_dispatch(Manager *m, CoreRequest *req)
         core_request_error(req, "DeviceNotFound", desc);
         return;
     }
-    while (strcmp(op_commands[kind], command) != 0) {
+    while (strcmp(manager_op_commands[kind], command) != 0) {
         kind++; /* the schema let only known commands through */
     }
-    queue_op(d, kind, req, NULL);
+    manager_op_queue(d, kind, req, NULL);
 }
 
 /* Every command of the schema comes here first: its arguments checked as
@@ -493,7 +206,7 @@ static void on_command(gpointer data, CoreRequest *req)
     if (manager_lookup_gate(m, req)) {
         return; /* behind a device-new that looks its host device up */
     }
-    manager_dispatch(m, req);
+    dispatch(m, req);
 }
 
 /* Introspection shows the manager's commands beside QEMU's. */
@@ -577,6 +290,8 @@ Manager *manager_new(Core *core, Placement *pl, const ManagerOptions *options, G
 
     m->core = core;
     m->pl = pl;
+    m->start_op = start;
+    m->dispatch = dispatch;
     m->unplug_timeout = options->unplug_timeout;
     /* built in and checked by the tests: it always loads */
     m->schema = schema_load(NULL);

@@ -14,8 +14,6 @@
 
 #include <string.h>
 
-#define DEFAULT_SCSI_BUS "scsi0.0"
-
 /* One command sent to QEMU for a device's plug. */
 typedef struct {
     ManagerDevice *d;
@@ -39,41 +37,6 @@ static void step_free(Step *s)
 
 static void plug_step_done(ManagerDevice *d);
 
-/* The device_add for @d; placement fills in its address and drive name
- * as for a client's. */
-static QmpValue *device_add(ManagerDevice *d)
-{
-    QmpValue *args =
-        qmp_value_new_dict_of("driver", qmp_value_new_string(manager_kind_drivers[d->kind]), "id",
-                              qmp_value_new_string(d->id), NULL);
-    g_autofree char *backend = manager_device_backend_name(d);
-
-    switch (d->kind) {
-    case QMPROXY_DEVICE_DRIVER_VIRTIO_SCSI:
-        qmp_value_dict_add(args, "bus", qmp_value_new_string(d->bus ? d->bus : DEFAULT_SCSI_BUS));
-        qmp_value_dict_add(args, "drive", qmp_value_new_string(backend));
-        break;
-    case QMPROXY_DEVICE_DRIVER_VIRTIO_BLK:
-        qmp_value_dict_add(args, "drive", qmp_value_new_string(backend));
-        break;
-    case QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK:
-        qmp_value_dict_add(args, "chardev", qmp_value_new_string(backend));
-        break;
-    case QMPROXY_DEVICE_DRIVER_VFIO_PCI:
-    case QMPROXY_DEVICE_DRIVER__MAX: {
-        /* /sys/bus/pci/devices/0000:01:00.0 -> host=0000:01:00.0 */
-        qmp_value_dict_add(args, "host", qmp_value_new_string_take(g_path_get_basename(d->path)));
-        break;
-    }
-    }
-    if (d->bus && d->kind != QMPROXY_DEVICE_DRIVER_VIRTIO_SCSI) {
-        qmp_value_dict_add(args, "bus", qmp_value_new_string(d->bus));
-    }
-    QmpValue *cmd = qmp_value_new_dict_of("execute", qmp_value_new_string("device_add"),
-                                          "arguments", args, NULL);
-    return cmd;
-}
-
 /* The QMP sequence is over, with @error (taken) or without. */
 static void chain_over(ManagerDevice *d, char *error)
 {
@@ -89,10 +52,10 @@ static void on_rolled_back(gpointer data, QmpValue *reply)
     ManagerDevice *d = s->d;
     char *error;
 
-    if (reply && !manager_succeeded(reply)) {
-        g_warning("device %s: its back end is left in QEMU: %s", d->id, manager_error_of(reply));
+    if (reply && !manager_qemu_ok(reply)) {
+        g_warning("device %s: its back end is left in QEMU: %s", d->id, manager_qemu_error(reply));
         error =
-            g_strdup_printf("%s (and undoing it failed: %s)", s->error, manager_error_of(reply));
+            g_strdup_printf("%s (and undoing it failed: %s)", s->error, manager_qemu_error(reply));
     } else {
         error = g_steal_pointer(&s->error);
     }
@@ -104,7 +67,7 @@ static void on_rolled_back(gpointer data, QmpValue *reply)
 static void undo_backend(ManagerDevice *d, char *error)
 {
     manager_device_step(d, TRACK_PLUG, PLUG_UNDOING);
-    if (!manager_send(d, manager_device_backend_removal(d), on_rolled_back, step_new(d, error))) {
+    if (!manager_op_send(d, manager_qemu_backend_removal(d), on_rolled_back, step_new(d, error))) {
         g_free(error);
         chain_over(d, g_strdup("QEMU went away"));
     }
@@ -116,11 +79,11 @@ static void on_device_added(gpointer data, QmpValue *reply)
     ManagerDevice *d = s->d;
 
     step_free(s);
-    if (manager_succeeded(reply)) {
+    if (manager_qemu_ok(reply)) {
         chain_over(d, NULL);
         return;
     }
-    char *error = g_strdup_printf("device_add failed: %s", manager_error_of(reply));
+    char *error = g_strdup_printf("device_add failed: %s", manager_qemu_error(reply));
     if (reply && manager_device_has_backend(d)) {
         undo_backend(d, error);
         return;
@@ -131,7 +94,7 @@ static void on_device_added(gpointer data, QmpValue *reply)
 static void add_device(ManagerDevice *d)
 {
     manager_device_step(d, TRACK_PLUG, PLUG_DEVICE);
-    if (!manager_send(d, device_add(d), on_device_added, step_new(d, NULL))) {
+    if (!manager_op_send(d, manager_qemu_device_add(d), on_device_added, step_new(d, NULL))) {
         placement_release_drive_name(d->m->pl, d->id);
         chain_over(d, g_strdup("QEMU went away"));
     }
@@ -156,14 +119,14 @@ static void on_backend_added(gpointer data, QmpValue *reply)
     ManagerDevice *d = s->d;
 
     step_free(s);
-    if (!manager_succeeded(reply)) {
+    if (!manager_qemu_ok(reply)) {
         /* the drive name chosen for the device is given back */
         placement_release_drive_name(d->m->pl, d->id);
         chain_over(d,
                    g_strdup_printf("%s failed: %s",
                                    d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK ? "chardev-add"
                                                                                    : "blockdev-add",
-                                   manager_error_of(reply)));
+                                   manager_qemu_error(reply)));
         return;
     }
     if (manager_device_needs_record_first(d) && d->step[TRACK_RECORD] == RECORD_SAVING) {
@@ -201,8 +164,8 @@ static void plug_step_done(ManagerDevice *d)
         /* QEMU has nothing of it (or says what it kept): the record says
          * plugging, which reconciliation makes detached */
         manager_device_state(d, QMPROXY_DEVICE_STATE_DETACHED);
-        manager_conclude(d, g_strdup_printf("%s %s: %s", manager_op_name(d), d->id, chain_error),
-                         NULL);
+        manager_op_conclude(d, g_strdup_printf("%s %s: %s", manager_op_name(d), d->id, chain_error),
+                            NULL);
         return;
     }
     if (save_error) {
@@ -225,12 +188,12 @@ static void plug_step_done(ManagerDevice *d)
     manager_device_state(d, QMPROXY_DEVICE_STATE_ATTACHED);
     d->attach_count = 1;
     g_message("device %s attached", d->id);
-    manager_conclude(d, NULL, QMPROXY_EVENT_DEVICE_ATTACHED);
+    manager_op_conclude(d, NULL, QMPROXY_EVENT_DEVICE_ATTACHED);
 }
 
 void manager_plug(ManagerDevice *d)
 {
-    QmpValue *backend = manager_device_backend_addition(d);
+    QmpValue *backend = manager_qemu_backend_addition(d);
 
     manager_device_state(d, QMPROXY_DEVICE_STATE_PLUGGING);
     manager_device_step(d, TRACK_OP, OP_BUSY);
@@ -242,12 +205,12 @@ void manager_plug(ManagerDevice *d)
     manager_device_step(d, TRACK_RECORD, RECORD_SAVING);
     if (backend) {
         manager_device_step(d, TRACK_PLUG, PLUG_BACKEND);
-        if (!manager_send(d, backend, on_backend_added, step_new(d, NULL))) {
+        if (!manager_op_send(d, backend, on_backend_added, step_new(d, NULL))) {
             placement_release_drive_name(d->m->pl, d->id);
             return; /* closing */
         }
     } else {
         add_device(d);
     }
-    manager_persist(d, plug_saved);
+    manager_table_persist(d, plug_saved);
 }

@@ -51,7 +51,7 @@ static void reconciled(Manager *m)
     }
     g_clear_pointer(&m->nodes, qmp_value_unref);
     g_clear_pointer(&m->chardevs, qmp_value_unref);
-    manager_save(m);
+    manager_table_save(m);
     core_layer_started(g_steal_pointer(&m->starting));
 }
 
@@ -162,7 +162,7 @@ static void reconcile_device(Manager *m, ManagerDevice *d)
     if (manager_device_has_backend(d) && backend_present(m, d)) {
         /* made for a plug that never completed, or left by an unplug */
         g_message("device %s: removing what QEMU still holds for it", d->id);
-        clean_up(m, manager_device_backend_removal(d));
+        clean_up(m, manager_qemu_backend_removal(d));
     }
 }
 

@@ -145,7 +145,7 @@ static gboolean load(Manager *m, QmpValue *state, GError **error)
 
 static void drive_names_changed(gpointer manager, gpointer unused)
 {
-    manager_save(manager);
+    manager_table_save(manager);
 }
 
 gboolean manager_table_open(Manager *m, const char *given, gboolean reset, GError **error)
@@ -189,4 +189,44 @@ gboolean manager_table_open(Manager *m, const char *given, gboolean reset, GErro
     m->state = state_file_new(path, manager_table_snapshot, m);
     placement_set_changed_func(m->pl, drive_names_changed, m);
     return TRUE;
+}
+
+/* A save a device waits for. */
+typedef struct {
+    Manager *m;
+    ManagerDevice *d;
+    ManagerThen then;
+} Saving;
+
+static void on_saved(gpointer data, const GError *error)
+{
+    Saving *s = data;
+    Manager *m = s->m;
+
+    s->then(s->d, error);
+    g_ptr_array_remove_fast(m->savings, s);
+}
+
+void manager_table_persist(ManagerDevice *d, ManagerThen then)
+{
+    Manager *m = d->m;
+
+    if (!m->state) {
+        then(d, NULL);
+        return;
+    }
+    Saving *s = g_new(Saving, 1);
+    s->m = m;
+    s->d = d;
+    s->then = then;
+    /* owned here: a save cut short by shutdown never calls back */
+    g_ptr_array_add(m->savings, s);
+    state_file_save(m->state, on_saved, s);
+}
+
+void manager_table_save(Manager *m)
+{
+    if (m->state && !m->closing) {
+        state_file_save(m->state, NULL, NULL);
+    }
 }

@@ -24,8 +24,8 @@ static gboolean on_unplug_timeout(gpointer data)
                            "unplugging, and a later device-detach waits again",
                            manager_op_name(d), d->id, d->m->unplug_timeout);
     g_message("%s", desc);
-    manager_answer(d, NULL, QMP_CLASS_GENERIC, desc);
-    manager_run(d);
+    manager_op_answer(d, NULL, QMP_CLASS_GENERIC, desc);
+    manager_op_run(d);
     return G_SOURCE_REMOVE;
 }
 
@@ -53,7 +53,7 @@ static void unplugged(ManagerDevice *d, const char *error)
     if (d->rollback_error) {
         /* an attach undone: its record could not be saved, or a client's
          * device_del took the device meanwhile */
-        manager_conclude(d, g_steal_pointer(&d->rollback_error), NULL);
+        manager_op_conclude(d, g_steal_pointer(&d->rollback_error), NULL);
         return;
     }
     if (op && waited && op->kind == OP_DETACH) {
@@ -65,27 +65,27 @@ static void unplugged(ManagerDevice *d, const char *error)
                 d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK ? "chardev-remove" : "blockdev-del",
                 error);
         }
-        manager_conclude(d, desc, QMPROXY_EVENT_DEVICE_DETACHED);
+        manager_op_conclude(d, desc, QMPROXY_EVENT_DEVICE_DETACHED);
         return;
     }
     if (waited) {
         /* an attach or remove that waited runs now */
         manager_device_step(d, TRACK_OP, OP_IDLE);
     }
-    manager_emit(d, QMPROXY_EVENT_DEVICE_DETACHED);
-    manager_save(d->m);
-    manager_run(d);
+    manager_device_emit(d, QMPROXY_EVENT_DEVICE_DETACHED);
+    manager_table_save(d->m);
+    manager_op_run(d);
 }
 
 static void on_backend_removed(gpointer data, QmpValue *reply)
 {
     ManagerDevice *d = data;
 
-    if (reply && !manager_succeeded(reply)) {
+    if (reply && !manager_qemu_ok(reply)) {
         g_warning("device %s: its back end could not be removed: %s", d->id,
-                  manager_error_of(reply));
+                  manager_qemu_error(reply));
     }
-    unplugged(d, manager_succeeded(reply) ? NULL : manager_error_of(reply));
+    unplugged(d, manager_qemu_ok(reply) ? NULL : manager_qemu_error(reply));
 }
 
 void manager_unplug_remove_backend(ManagerDevice *d)
@@ -93,7 +93,7 @@ void manager_unplug_remove_backend(ManagerDevice *d)
     manager_device_step(d, TRACK_UNPLUG, UNPLUG_DELETED);
     g_clear_handle_id(&d->unplug_timer, g_source_remove);
     if (manager_device_has_backend(d) &&
-        manager_send(d, manager_device_backend_removal(d), on_backend_removed, d)) {
+        manager_op_send(d, manager_qemu_backend_removal(d), on_backend_removed, d)) {
         return;
     }
     unplugged(d, NULL);
@@ -120,19 +120,19 @@ static void refusal_saved(ManagerDevice *d, const GError *error)
         /* an attach whose record could not be saved, and QEMU keeps it */
         g_autofree char *rollback = g_steal_pointer(&d->rollback_error);
 
-        manager_conclude(d, g_strdup_printf("%s (and its device_del failed: %s)", rollback, why),
-                         NULL);
+        manager_op_conclude(d, g_strdup_printf("%s (and its device_del failed: %s)", rollback, why),
+                            NULL);
         return;
     }
     if (waited && op && op->kind == OP_DETACH) {
-        manager_fail(d, "device_del", why);
+        manager_op_fail(d, "device_del", why);
         return;
     }
     if (waited) {
         /* an attach or remove that waited for the unplug runs now */
         manager_device_step(d, TRACK_OP, OP_IDLE);
     }
-    manager_run(d);
+    manager_op_run(d);
 }
 
 static void on_device_del(gpointer data, QmpValue *reply)
@@ -141,11 +141,11 @@ static void on_device_del(gpointer data, QmpValue *reply)
 
     d->del_pending--;
     if (d->step[TRACK_LIFE] == LIFE_GONE) {
-        manager_run(d); /* removed meanwhile: freed now that nothing refers to it */
+        manager_op_run(d); /* removed meanwhile: freed now that nothing refers to it */
         return;
     }
-    if (manager_succeeded(reply) || d->step[TRACK_UNPLUG] == UNPLUG_DELETED || !reply ||
-        strstr(manager_error_of(reply), "already in the process of unplug")) {
+    if (manager_qemu_ok(reply) || d->step[TRACK_UNPLUG] == UNPLUG_DELETED || !reply ||
+        strstr(manager_qemu_error(reply), "already in the process of unplug")) {
         return; /* now DEVICE_DELETED, or the time-out */
     }
     if (is_not_found(reply)) {
@@ -159,16 +159,15 @@ static void on_device_del(gpointer data, QmpValue *reply)
     d->attach_count = 1;
     g_clear_handle_id(&d->unplug_timer, g_source_remove);
     g_free(d->refusal);
-    d->refusal = g_strdup(manager_error_of(reply));
+    d->refusal = g_strdup(manager_qemu_error(reply));
     manager_device_step(d, TRACK_UNPLUG, UNPLUG_REFUSING);
-    manager_persist(d, refusal_saved);
+    manager_table_persist(d, refusal_saved);
 }
 
 void manager_unplug_send(ManagerDevice *d)
 {
     manager_device_step(d, TRACK_UNPLUG, UNPLUG_WAITING);
-    if (manager_send(d, qmp_command_new("device_del", "id", qmp_value_new_string(d->id), NULL),
-                     on_device_del, d)) {
+    if (manager_op_send(d, manager_qemu_device_del(d), on_device_del, d)) {
         d->del_pending++;
     }
 }
@@ -179,12 +178,12 @@ static void unplug_saved(ManagerDevice *d, const GError *error)
     if (d->state == QMPROXY_DEVICE_STATE_DETACHED) {
         /* a client's device_del was faster: the detach is done */
         manager_device_step(d, TRACK_UNPLUG, UNPLUG_NONE);
-        manager_conclude(d, NULL, NULL);
+        manager_op_conclude(d, NULL, NULL);
         return;
     }
     if (error) {
         manager_device_step(d, TRACK_UNPLUG, UNPLUG_NONE);
-        manager_refuse_unsaved(d, error);
+        manager_op_refuse_unsaved(d, error);
         return;
     }
     manager_unplug_wait(d);
@@ -198,7 +197,7 @@ void manager_unplug(ManagerDevice *d, gboolean record)
     manager_device_step(d, TRACK_UNPLUG, UNPLUG_SAVING);
     manager_device_step(d, TRACK_OP, OP_BUSY);
     if (record) {
-        manager_persist(d, unplug_saved);
+        manager_table_persist(d, unplug_saved);
     } else {
         unplug_saved(d, NULL);
     }

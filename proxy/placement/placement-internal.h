@@ -43,7 +43,15 @@ struct Placement {
     GPtrArray *holds; /* back-end removals waiting for DEVICE_DELETED */
 };
 
-/* ---- placement.c ---- */
+/* ---- placement.c: what QEMU has, and where a device_add goes ---- */
+
+Placement *placement_create(Core *core, const PlacementOptions *options);
+void placement_destroy(Placement *pl);
+/* A device_add: its address filled in when it has none, and what it
+ * takes followed until QEMU answers. */
+void placement_plug(Placement *pl, CoreRequest *req);
+/* QEMU's DEVICE_DELETED for @id: what it held is free. */
+void placement_deleted(Placement *pl, const char *id);
 
 /* Whether QOM type @type is a SCSI disk whose address the layer manages. */
 gboolean placement_is_scsi_disk_type(const char *type);
@@ -65,7 +73,11 @@ void placement_learn_bus(Placement *pl, const char *id, const char *qom_type);
  * would remove, or NULL. */
 const char *placement_backend_busy(Placement *pl, const char *command, QmpValue *args);
 
-/* ---- unplug.c: back-end removals held for DEVICE_DELETED ---- */
+/* ---- unplug.c: device_del, and back-end removals held for DEVICE_DELETED ---- */
+
+/* A device_del: the back ends its device holds must wait for its
+ * DEVICE_DELETED from now on. */
+void placement_unplug_mark(Placement *pl, CoreRequest *req);
 
 /* Holds @req if it removes a back end a device being unplugged still
  * uses: QEMU answers device_del before the device is gone. */

@@ -311,7 +311,7 @@ static void plug_done(gpointer data, CoreReply *reply)
 /* A device_add: its address filled in when it has none, and what it
  * takes followed until QEMU answers. Without an id its DEVICE_DELETED
  * could not be told apart: then nothing about it is followed. */
-static void plug(Placement *pl, CoreRequest *req)
+void placement_plug(Placement *pl, CoreRequest *req)
 {
     QmpValue *args = core_request_arguments(req);
     const char *id = args ? qmp_value_dict_get_string(args, "id") : NULL;
@@ -358,155 +358,6 @@ static void plug(Placement *pl, CoreRequest *req)
     p->pl = pl;
     p->device = d;
     core_request_on_reply(req, plug_done, p);
-}
-
-/* A repeated device_del is refused while the first one's unplug goes on. */
-static gboolean unplug_pending(QmpValue *reply)
-{
-    QmpValue *err = qmp_value_dict_get(reply, "error");
-    const char *desc = err && qmp_value_type(err) == QMP_VALUE_DICT
-                           ? qmp_value_dict_get_string(err, "desc")
-                           : NULL;
-
-    return desc && strstr(desc, "already in the process of unplug");
-}
-
-typedef struct {
-    Placement *pl;
-    char *id;
-} Unplug;
-
-static void unplug_done(gpointer data, CoreReply *reply)
-{
-    Unplug *u = data;
-    QmpValue *msg = core_reply_value(reply);
-    PlacedDevice *d = g_hash_table_lookup(u->pl->devices, u->id);
-
-    /* refused, or never sent: nothing will be deleted, nothing need wait */
-    if (d && (!msg || (!qmp_value_dict_get(msg, "return") && !unplug_pending(msg)))) {
-        d->unplugging = FALSE;
-        placement_unplug_release(u->pl, u->id);
-    }
-    g_free(u->id);
-    g_free(u);
-}
-
-/* A device_del: the back ends its device holds must wait for its
- * DEVICE_DELETED from now on. */
-static void unplug(Placement *pl, CoreRequest *req)
-{
-    QmpValue *args = core_request_arguments(req);
-    const char *id = args ? qmp_value_dict_get_string(args, "id") : NULL;
-    PlacedDevice *d = id ? g_hash_table_lookup(pl->devices, id) : NULL;
-
-    if (!d) {
-        return;
-    }
-    d->unplugging = TRUE;
-    Unplug *u = g_new0(Unplug, 1);
-    u->pl = pl;
-    u->id = g_strdup(id);
-    core_request_on_reply(req, unplug_done, u);
-}
-
-static CoreVerdict on_request(gpointer data, CoreRequest *req)
-{
-    Placement *pl = data;
-    const char *command = core_request_command(req);
-
-    if (core_request_is_oob(req)) {
-        return CORE_PASS; /* QEMU runs none of these out of band */
-    }
-    if (strcmp(command, "device_add") == 0) {
-        plug(pl, req);
-        return CORE_PASS;
-    }
-    if (strcmp(command, "device_del") == 0) {
-        unplug(pl, req);
-        return CORE_PASS;
-    }
-    return placement_unplug_hold(pl, req);
-}
-
-static void on_event(gpointer data, QmpValue *event)
-{
-    Placement *pl = data;
-    QmpValue *info = qmp_value_dict_get(event, "data");
-
-    if (g_strcmp0(qmp_value_dict_get_string(event, "event"), "DEVICE_DELETED") != 0 || !info ||
-        qmp_value_type(info) != QMP_VALUE_DICT) {
-        return;
-    }
-    /* QEMU also reports .../virtio-backend paths with no device: ignore */
-    const char *id = qmp_value_dict_get_string(info, "device");
-    PlacedDevice *d = id ? g_hash_table_lookup(pl->devices, id) : NULL;
-    if (d) {
-        gboolean named = d->blk_index >= 0;
-
-        release_indexes(pl, d);
-        g_hash_table_remove(pl->devices, id);
-        if (named && pl->changed) {
-            pl->changed(pl->changed_data, NULL);
-        }
-    }
-    if (id) {
-        placement_unplug_release(pl, id);
-    }
-}
-
-static void on_start(gpointer data, CoreLayer *layer)
-{
-    placement_learn_start(data, layer);
-}
-
-static void on_stop(gpointer data)
-{
-    placement_unplug_stop(data);
-}
-
-static const CoreLayerOps placement_ops = {
-    .request = on_request,
-    .event = on_event,
-    .start = on_start,
-    .stop = on_stop,
-};
-
-Placement *placement_new(Core *core, const PlacementOptions *options)
-{
-    Placement *pl = g_new0(Placement, 1);
-
-    pl->core = core;
-    pl->unplug_timeout = options->unplug_timeout;
-    pl->maps =
-        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)index_map_free);
-    pl->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)device_free);
-    pl->plugging = g_hash_table_new(g_str_hash, g_str_equal);
-    pl->reserved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    pl->hotplug_buses = g_ptr_array_new_with_free_func(g_free);
-    pl->first_slot = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    pl->holds = g_ptr_array_new();
-    g_hash_table_insert(pl->maps, g_strdup(VIRTIO_BLK_NS), index_map_new(VIRTIO_BLK_CAPACITY));
-    for (guint i = 0; options->hotplug_buses && options->hotplug_buses[i]; i++) {
-        g_ptr_array_add(pl->hotplug_buses, g_strdup(options->hotplug_buses[i]));
-    }
-    pl->layer = core_push_layer(core, &placement_ops, pl);
-    return pl;
-}
-
-void placement_free(Placement *pl)
-{
-    if (!pl) {
-        return;
-    }
-    placement_unplug_stop(pl);
-    g_ptr_array_unref(pl->holds);
-    g_hash_table_unref(pl->plugging);
-    g_hash_table_unref(pl->devices);
-    g_hash_table_unref(pl->reserved);
-    g_hash_table_unref(pl->maps);
-    g_ptr_array_unref(pl->hotplug_buses);
-    g_hash_table_unref(pl->first_slot);
-    g_free(pl);
 }
 
 void placement_set_changed_func(Placement *pl, GFunc func, gpointer data)
@@ -703,4 +554,55 @@ const char *placement_backend_busy(Placement *pl, const char *command, QmpValue 
         }
     }
     return NULL;
+}
+
+Placement *placement_create(Core *core, const PlacementOptions *options)
+{
+    Placement *pl = g_new0(Placement, 1);
+
+    pl->core = core;
+    pl->unplug_timeout = options->unplug_timeout;
+    pl->maps =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)index_map_free);
+    pl->devices = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)device_free);
+    pl->plugging = g_hash_table_new(g_str_hash, g_str_equal);
+    pl->reserved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    pl->hotplug_buses = g_ptr_array_new_with_free_func(g_free);
+    pl->first_slot = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    pl->holds = g_ptr_array_new();
+    g_hash_table_insert(pl->maps, g_strdup(VIRTIO_BLK_NS), index_map_new(VIRTIO_BLK_CAPACITY));
+    for (guint i = 0; options->hotplug_buses && options->hotplug_buses[i]; i++) {
+        g_ptr_array_add(pl->hotplug_buses, g_strdup(options->hotplug_buses[i]));
+    }
+    return pl;
+}
+
+void placement_destroy(Placement *pl)
+{
+    if (!pl) {
+        return;
+    }
+    g_ptr_array_unref(pl->holds);
+    g_hash_table_unref(pl->plugging);
+    g_hash_table_unref(pl->devices);
+    g_hash_table_unref(pl->reserved);
+    g_hash_table_unref(pl->maps);
+    g_ptr_array_unref(pl->hotplug_buses);
+    g_hash_table_unref(pl->first_slot);
+    g_free(pl);
+}
+
+void placement_deleted(Placement *pl, const char *id)
+{
+    PlacedDevice *d = g_hash_table_lookup(pl->devices, id);
+
+    if (d) {
+        gboolean named = d->blk_index >= 0;
+
+        release_indexes(pl, d);
+        g_hash_table_remove(pl->devices, id);
+        if (named && pl->changed) {
+            pl->changed(pl->changed_data, NULL);
+        }
+    }
 }

@@ -15,9 +15,9 @@ typedef struct {
 } PlacementOptions;
 
 /* The layer, pushed onto @core's stack. */
-Placement *placement_new(Core *core, const PlacementOptions *options);
-void placement_free(Placement *pl);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(Placement, placement_free)
+Placement *placement_layer_new(Core *core, const PlacementOptions *options);
+void placement_layer_free(Placement *pl);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Placement, placement_layer_free)
 
 /* Device @id as __org.qmproxy_query-devices shows it (address, bus, PCI
  * path, drive name, node), with @state unless NULL; NULL if QEMU neither

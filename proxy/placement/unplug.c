@@ -7,6 +7,8 @@
  * in QEMU behind a command that takes long. */
 #include "placement-internal.h"
 
+#include <string.h>
+
 typedef struct {
     Placement *pl;
     CoreRequest *req;
@@ -66,6 +68,55 @@ CoreVerdict placement_unplug_hold(Placement *pl, CoreRequest *req)
     g_debug("client %u: %s waits for DEVICE_DELETED of %s", client_number(req),
             core_request_command(req), busy);
     return CORE_HOLD;
+}
+
+/* A repeated device_del is refused while the first one's unplug goes on. */
+static gboolean unplug_pending(QmpValue *reply)
+{
+    QmpValue *err = qmp_value_dict_get(reply, "error");
+    const char *desc = err && qmp_value_type(err) == QMP_VALUE_DICT
+                           ? qmp_value_dict_get_string(err, "desc")
+                           : NULL;
+
+    return desc && strstr(desc, "already in the process of unplug");
+}
+
+typedef struct {
+    Placement *pl;
+    char *id;
+} Unplug;
+
+static void unplug_done(gpointer data, CoreReply *reply)
+{
+    Unplug *u = data;
+    QmpValue *msg = core_reply_value(reply);
+    PlacedDevice *d = g_hash_table_lookup(u->pl->devices, u->id);
+
+    /* refused, or never sent: nothing will be deleted, nothing need wait */
+    if (d && (!msg || (!qmp_value_dict_get(msg, "return") && !unplug_pending(msg)))) {
+        d->unplugging = FALSE;
+        placement_unplug_release(u->pl, u->id);
+    }
+    g_free(u->id);
+    g_free(u);
+}
+
+/* A device_del: the back ends its device holds must wait for its
+ * DEVICE_DELETED from now on. */
+void placement_unplug_mark(Placement *pl, CoreRequest *req)
+{
+    QmpValue *args = core_request_arguments(req);
+    const char *id = args ? qmp_value_dict_get_string(args, "id") : NULL;
+    PlacedDevice *d = id ? g_hash_table_lookup(pl->devices, id) : NULL;
+
+    if (!d) {
+        return;
+    }
+    d->unplugging = TRUE;
+    Unplug *u = g_new0(Unplug, 1);
+    u->pl = pl;
+    u->id = g_strdup(id);
+    core_request_on_reply(req, unplug_done, u);
 }
 
 void placement_unplug_release(Placement *pl, const char *device)
