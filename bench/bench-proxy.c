@@ -7,6 +7,7 @@
  * Every figure is measured on this machine in this run; those with a
  * target end in PASS or MISS, and nothing is tuned to make them pass. */
 #include "harness.h"
+#include "fake-qemu.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -701,168 +702,43 @@ static gboolean pump(GPtrArray *conns, guint depth, gint64 duration_us, guint64 
     return TRUE;
 }
 
-/* ---- a fake QEMU that answers every command at once ---------------------- */
-
+/* A QEMU that answers every command at once: the tests' scripted server
+ * with this responder, so that only the proxy's own work shows. */
 typedef struct {
-    char *path;
-    int listen_fd;
-    GThread *thread;
-    gint stop;
-    /* written by the thread, read once it is joined */
-    guint64 answered;
-    guint64 without_id;
-    char *error;
+    TestFakeQmp *fake;
+    gint negotiated; /* the proxy's own qmp_capabilities came */
 } FakeUpstream;
 
-static gboolean send_blocking(int fd, const char *data, gsize len)
+static gboolean fake_answer(TestFakeQmp *fake, const TestFakeRequest *req, GString *out,
+                            gpointer data)
 {
-    while (len) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+    FakeUpstream *f = data;
 
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return FALSE;
-        }
-        data += n;
-        len -= (gsize)n;
+    if (!g_atomic_int_get(&f->negotiated)) {
+        g_atomic_int_set(&f->negotiated, TRUE);
+        test_fake_reply(out, req, "\"return\": {}");
+    } else if (g_strcmp0(req->command, "qmp_capabilities") == 0) {
+        test_fake_reply(out, req, CAPS_ALREADY_DONE);
+    } else {
+        test_fake_reply(out, req, "\"return\": {}");
     }
     return TRUE;
 }
 
-/* The proxy's own ids are plain integers: "id": 123 (or "id":123). */
-static gboolean find_id(const char *line, gsize len, const char **id, gsize *id_len)
+static FakeUpstream *fake_start(const char *path)
 {
-    const char *end = line + len;
-    const char *p = memmem(line, len, "\"id\"", 4);
-
-    if (!p) {
-        return FALSE;
-    }
-    for (p += 4; p < end && (*p == ' ' || *p == ':'); p++) {
-    }
-    const char *digits = p;
-    while (p < end && g_ascii_isdigit(*p)) {
-        p++;
-    }
-    *id = digits;
-    *id_len = (gsize)(p - digits);
-    return *id_len > 0;
-}
-
-static void fake_answer(FakeUpstream *f, GString *out, const char *line, gsize len,
-                        gboolean *negotiated)
-{
-    const char *id;
-    gsize id_len;
-
-    if (!*negotiated) {
-        /* the proxy's own qmp_capabilities */
-        g_string_append(out, "{\"return\": {}}\r\n");
-        *negotiated = TRUE;
-        return;
-    }
-    if (!find_id(line, len, &id, &id_len)) {
-        f->without_id++;
-        g_string_append(out, "{\"return\": {}}\r\n");
-        return;
-    }
-    if (memmem(line, len, "\"qmp_capabilities\"", 18)) {
-        g_string_append(out, "{\"id\": ");
-        g_string_append_len(out, id, (gssize)id_len);
-        g_string_append(out, ", " CAPS_ALREADY_DONE "}\r\n");
-    } else {
-        g_string_append(out, "{\"return\": {}, \"id\": ");
-        g_string_append_len(out, id, (gssize)id_len);
-        g_string_append(out, "}\r\n");
-    }
-    f->answered++;
-}
-
-static gpointer fake_thread(gpointer data)
-{
-    FakeUpstream *f = data;
-    int fd = -1;
-    gboolean negotiated = FALSE;
-
-    while (fd < 0 && !g_atomic_int_get(&f->stop)) {
-        struct pollfd pfd = { f->listen_fd, POLLIN, 0 };
-
-        if (poll(&pfd, 1, 100) > 0) {
-            fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        }
-    }
-    if (fd < 0) {
-        return NULL;
-    }
-    g_autoptr(GString) in = g_string_sized_new(READ_SIZE * 2);
-    g_autoptr(GString) out = g_string_sized_new(READ_SIZE * 2);
-    if (!send_blocking(fd, FAKE_GREETING, strlen(FAKE_GREETING))) {
-        f->error = g_strdup_printf("sending the greeting: %s", g_strerror(errno));
-    }
-    while (!f->error && !g_atomic_int_get(&f->stop)) {
-        struct pollfd pfd = { fd, POLLIN, 0 };
-
-        if (poll(&pfd, 1, 100) <= 0) {
-            continue;
-        }
-        gsize old = in->len;
-        g_string_set_size(in, old + READ_SIZE);
-        ssize_t n = recv(fd, in->str + old, READ_SIZE, 0);
-        g_string_set_size(in, old + (n > 0 ? (gsize)n : 0));
-        if (n <= 0) {
-            break; /* the proxy went away */
-        }
-        /* frame by JSON object, as QEMU does: no newline is promised */
-        gsize done = 0, end;
-        while ((end = test_json_object_end(in->str + done, in->len - done))) {
-            fake_answer(f, out, in->str + done, end, &negotiated);
-            done += end;
-        }
-        g_string_erase(in, 0, (gssize)done);
-        if (out->len && !send_blocking(fd, out->str, out->len)) {
-            f->error = g_strdup_printf("sending answers: %s", g_strerror(errno));
-        }
-        g_string_truncate(out, 0);
-    }
-    close(fd);
-    return NULL;
-}
-
-static FakeUpstream *fake_start(const char *path, GError **error)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert(strlen(path) < sizeof(addr.sun_path));
-    strcpy(addr.sun_path, path);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 4) < 0) {
-        g_set_error(error, BENCH_ERROR, 0, "fake upstream on %s: %s", path, g_strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-        }
-        return NULL;
-    }
     FakeUpstream *f = g_new0(FakeUpstream, 1);
-    f->path = g_strdup(path);
-    f->listen_fd = fd;
-    f->thread = g_thread_new("fake-upstream", fake_thread, f);
+
+    f->fake = test_fake_qmp_serve(path, fake_answer, f);
     return f;
 }
 
 static void fake_stop(FakeUpstream *f)
 {
-    if (!f) {
-        return;
+    if (f) {
+        test_fake_qmp_free(f->fake);
+        g_free(f);
     }
-    g_atomic_int_set(&f->stop, 1);
-    g_thread_join(f->thread);
-    close(f->listen_fd);
-    g_unlink(f->path);
-    g_free(f->path);
-    g_free(f->error);
-    g_free(f);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FakeUpstream, fake_stop)
 
@@ -872,6 +748,8 @@ static gboolean log_is_routine(const char *line)
 {
     static const char *const routine[] = {
         "connected to QEMU at",
+        "placement: in front of a QEMU which has",
+        "serving clients on ",
         " connected: pid ",
         " disconnected: peer closed the connection",
         "signal received; shutting down",
@@ -1209,7 +1087,7 @@ static void bench_cpu(Bench *b)
     struct rusage self0, self1;
 
     g_print("\n== proxy CPU per forwarded message (fake upstream answering at once) ==\n");
-    fake = fake_start(fake_path, &error);
+    fake = fake_start(fake_path);
     if (!fake || !(p = proxy_start(b, "cpu", fake_path, &error)) ||
         !(conns = conns_open(p->listen, (guint)b->cfg.cpu_clients, &error))) {
         goto fail;
@@ -1285,7 +1163,7 @@ static void bench_memory(Bench *b, const char *qemu_monitor)
     g_print("\n== memory of a fresh proxy (%s) ==\n",
             qemu_monitor ? "upstream: QEMU" : "upstream: fake QEMU, no QEMU installed");
     if (!qemu_monitor) {
-        if (!(fake = fake_start(fake_path, &error))) {
+        if (!(fake = fake_start(fake_path))) {
             goto fail;
         }
     }
@@ -1381,7 +1259,7 @@ static gboolean rate_through(Bench *b, const char *label, const char *upstream,
                              const char *const *opts, guint64 total, double *rate, GError **error)
 {
     g_autofree char *fake_path = g_strdup_printf("%s/fake-%s.sock", b->dir, label);
-    g_autoptr(FakeUpstream) fake = upstream ? NULL : fake_start(fake_path, error);
+    g_autoptr(FakeUpstream) fake = upstream ? NULL : fake_start(fake_path);
     g_autoptr(GPtrArray) conns = NULL;
     PumpResult warm = { 0 }, res = { 0 };
     TestProxy *p = NULL;

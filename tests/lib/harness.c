@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -60,6 +61,13 @@ static gboolean wait_for_file(const char *path, guint timeout_ms)
     return FALSE;
 }
 
+/* A test that fails aborts at once: what it started must not outlive it
+ * (a QEMU left running holds its sockets and a CPU's share). */
+static void die_with_parent(gpointer unused)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static GPid spawn(char **argv, const char *log_path)
 {
     g_autoptr(GError) error = NULL;
@@ -69,7 +77,7 @@ static GPid spawn(char **argv, const char *log_path)
     g_assert_cmpint(log_fd, >=, 0);
     gboolean ok =
         g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-                               NULL, NULL, &pid, -1, log_fd, log_fd, &error);
+                               die_with_parent, NULL, &pid, -1, log_fd, log_fd, &error);
     close(log_fd);
     g_assert_no_error(error);
     g_assert_true(ok);
@@ -487,144 +495,44 @@ char *test_mask_timestamps(const char *text)
     return g_regex_replace(re, text, -1, 0, "\"\\1\": 0", 0, NULL);
 }
 
+TestJsonByte test_json_scan(TestJsonScan *scan, char c)
+{
+    if (scan->quote) {
+        if (scan->escaped) {
+            scan->escaped = FALSE;
+        } else if (c == '\\') {
+            scan->escaped = TRUE;
+        } else if (c == scan->quote) {
+            scan->quote = 0;
+            return TEST_JSON_CLOSE;
+        }
+        return TEST_JSON_IN;
+    }
+    if (c == '"' || c == '\'') {
+        scan->quote = c;
+        return TEST_JSON_OPEN;
+    }
+    if (c == '{' || c == '[') {
+        scan->depth++;
+    } else if (c == '}' || c == ']') {
+        scan->depth--;
+    }
+    return TEST_JSON_TEXT;
+}
+
 gsize test_json_object_end(const char *s, gsize len)
 {
-    int depth = 0;
-    char quote = 0;
-    gboolean escaped = FALSE;
+    TestJsonScan scan = { 0 };
 
     for (gsize i = 0; i < len; i++) {
-        char c = s[i];
+        TestJsonByte kind = test_json_scan(&scan, s[i]);
 
-        if (quote) {
-            if (escaped) {
-                escaped = FALSE;
-            } else if (c == '\\') {
-                escaped = TRUE;
-            } else if (c == quote) {
-                quote = 0;
-            }
-        } else if (c == '"' || c == '\'') {
-            quote = depth ? c : 0;
-        } else if (c == '{') {
-            depth++;
-        } else if (c == '}' && depth && --depth == 0) {
+        if (kind == TEST_JSON_TEXT && s[i] == '}' && scan.depth == 0) {
             return i + 1;
+        }
+        if (scan.depth <= 0) {
+            scan = (TestJsonScan){ 0 }; /* outside objects nothing counts */
         }
     }
     return 0;
-}
-
-struct TestFakeQmp {
-    int listen_fd;
-    char *path;
-    char *script;
-    GThread *thread;
-    GMutex lock;
-    GString *received;
-    int conn_fd;
-    gboolean stop;
-};
-
-static gpointer fake_run(gpointer data)
-{
-    TestFakeQmp *fake = data;
-    int fd = accept(fake->listen_fd, NULL, NULL);
-    g_auto(GStrv) steps = g_strsplit(fake->script, "\n", -1);
-    g_autoptr(GString) in = g_string_new(NULL);
-
-    if (fd < 0) {
-        return NULL;
-    }
-    g_mutex_lock(&fake->lock);
-    fake->conn_fd = fd;
-    g_mutex_unlock(&fake->lock);
-    for (guint i = 0; steps[i]; i++) {
-        const char *step = steps[i];
-
-        if (g_str_has_prefix(step, "send ")) {
-            g_autofree char *line = g_strconcat(step + 5, "\r\n", NULL);
-
-            if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
-                break;
-            }
-        } else if (strcmp(step, "recv") == 0) {
-            gsize end;
-            while (!(end = test_json_object_end(in->str, in->len))) {
-                char buf[4096];
-                ssize_t n = recv(fd, buf, sizeof(buf), 0);
-
-                if (n <= 0) {
-                    goto out;
-                }
-                g_string_append_len(in, buf, n);
-            }
-            g_mutex_lock(&fake->lock);
-            g_string_append_len(fake->received, in->str, (gssize)end);
-            g_string_append_c(fake->received, '\n');
-            g_mutex_unlock(&fake->lock);
-            g_string_erase(in, 0, (gssize)end);
-        } else if (strcmp(step, "close") == 0) {
-            break;
-        } else if (strcmp(step, "hang") == 0) {
-            while (!g_atomic_int_get(&fake->stop)) {
-                g_usleep(10000);
-            }
-        }
-    }
-out:
-    g_mutex_lock(&fake->lock);
-    close(fd);
-    fake->conn_fd = -1;
-    g_mutex_unlock(&fake->lock);
-    return NULL;
-}
-
-TestFakeQmp *test_fake_qmp_start(const char *path, const char *script)
-{
-    TestFakeQmp *fake = g_new0(TestFakeQmp, 1);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-
-    g_mutex_init(&fake->lock);
-    fake->received = g_string_new(NULL);
-    fake->path = g_strdup(path);
-    fake->script = g_strdup(script);
-    fake->conn_fd = -1;
-    strcpy(addr.sun_path, path);
-    fake->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    g_assert_cmpint(bind(fake->listen_fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(fake->listen_fd, 4), ==, 0);
-    fake->thread = g_thread_new("fake-qmp", fake_run, fake);
-    return fake;
-}
-
-char *test_fake_qmp_received(TestFakeQmp *fake)
-{
-    g_mutex_lock(&fake->lock);
-    char *text = g_strdup(fake->received->str);
-    g_mutex_unlock(&fake->lock);
-    return text;
-}
-
-void test_fake_qmp_free(TestFakeQmp *fake)
-{
-    if (!fake) {
-        return;
-    }
-    g_atomic_int_set(&fake->stop, TRUE);
-    /* unblock accept() or recv() */
-    shutdown(fake->listen_fd, SHUT_RDWR);
-    g_mutex_lock(&fake->lock);
-    if (fake->conn_fd >= 0) {
-        shutdown(fake->conn_fd, SHUT_RDWR);
-    }
-    g_mutex_unlock(&fake->lock);
-    g_thread_join(fake->thread);
-    close(fake->listen_fd);
-    g_unlink(fake->path);
-    g_string_free(fake->received, TRUE);
-    g_mutex_clear(&fake->lock);
-    g_free(fake->path);
-    g_free(fake->script);
-    g_free(fake);
 }

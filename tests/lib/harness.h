@@ -93,23 +93,24 @@ char *test_mask_timestamps(const char *text);
 /* Path of the qmproxy binary under test. */
 const char *test_qmproxy_bin(void);
 
+/* Where a scan of JSON text stands: nesting, and the string it is in. */
+typedef struct {
+    int depth;
+    char quote; /* the quote of the string being read, or 0 */
+    gboolean escaped;
+} TestJsonScan;
+
+typedef enum {
+    TEST_JSON_TEXT,  /* a byte outside strings (depth already updated) */
+    TEST_JSON_OPEN,  /* the quote that opens a string */
+    TEST_JSON_IN,    /* a byte inside a string */
+    TEST_JSON_CLOSE, /* the quote that closes it */
+} TestJsonByte;
+
+/* Takes the next byte @c of JSON text (QMP's: either quote opens a string). */
+TestJsonByte test_json_scan(TestJsonScan *scan, char c);
+
 /* Where the first complete JSON object in @s ends (one past its '}'),
  * counting braces outside strings, as a QMP peer frames input; 0 if the
  * object is not complete yet. Leading bytes before '{' are skipped. */
 gsize test_json_object_end(const char *s, gsize len);
-
-/* A scripted QMP server for what real QEMU cannot do on demand (crash
- * mid-command, garbage, silence). The script is a string of steps, one per
- * line: "send TEXT" (CRLF added), "recv" (read one JSON object), "close", "hang"
- * (keep the connection open, send nothing). Runs in a thread. */
-typedef struct TestFakeQmp TestFakeQmp;
-TestFakeQmp *test_fake_qmp_start(const char *path, const char *script);
-/* Lines the fake received, joined with '\n'. */
-char *test_fake_qmp_received(TestFakeQmp *fake);
-void test_fake_qmp_free(TestFakeQmp *fake);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestFakeQmp, test_fake_qmp_free)
-
-/* The greeting of a QEMU 7.2 with OOB. */
-#define TEST_FAKE_GREETING                                                                         \
-    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": " \
-    "\"\"}, \"capabilities\": [\"oob\"]}}"

@@ -1,6 +1,7 @@
 /* test-lifecycle.c - starting, refusing to start, stopping, QEMU going
  * away, and who may connect. */
 #include "harness.h"
+#include "fake-qemu.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
