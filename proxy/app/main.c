@@ -2,6 +2,7 @@
  * "qmproxy wrap" (also under a name ending in -qmproxy). */
 #include "app.h"
 #include "cli.h"
+#include "config.h"
 #include "wrap.h"
 
 #include <errno.h>

@@ -17,6 +17,8 @@
  * reading cannot hold the proxy's exit up for longer than STOP_WAIT_MS. */
 #include "trace.h"
 
+#include "config.h"
+
 #include "framer.h"
 #include "writer.h"
 
