@@ -1,4 +1,4 @@
-/* state.h - the device table on disk: loaded once at start, written
+/* state-file.h - the device table on disk: loaded once at start, written
  * atomically and durably after every change, off the main loop. */
 #pragma once
 
