@@ -8,7 +8,6 @@
 #include <sys/sysmacros.h>
 
 /* node names are at most 31 characters: "drive-" and the id */
-#define MAX_ID_LEN 24
 
 /* the QEMU device each kind becomes */
 const char *const manager_kind_drivers[QMPROXY_DEVICE_DRIVER__MAX] = {
@@ -124,7 +123,7 @@ gboolean manager_device_valid_id(const char *id)
 {
     gsize len = strlen(id);
 
-    if (len == 0 || len > MAX_ID_LEN || !g_ascii_isalpha(id[0])) {
+    if (len == 0 || len > MANAGER_ID_MAX || !g_ascii_isalpha(id[0])) {
         return FALSE;
     }
     return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == len;

@@ -218,8 +218,9 @@ void manager_lookup_device_new_keyed(Manager *m, CoreRequest *req, const char *k
         return;
     }
     if (id && !manager_device_valid_id(id)) {
-        desc = g_strdup("Parameter 'id' expects an identifier of at most 24 letters, digits, '-', "
-                        "'.' and '_', starting with a letter");
+        desc = g_strdup_printf("Parameter 'id' expects an identifier of at most %d letters, "
+                               "digits, '-', '.' and '_', starting with a letter",
+                               MANAGER_ID_MAX);
     } else if (id && id_taken(m, id)) {
         ManagerDevice *holder = g_hash_table_lookup(m->devices, id);
 

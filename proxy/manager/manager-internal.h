@@ -19,6 +19,10 @@
 /* The capability a client enables to get the manager's events. */
 #define MANAGER_CAPABILITY "__org.qmproxy_device-manager"
 
+/* The longest device id (schema/qmproxy.json): "drive-ID" is a QEMU
+ * block node name, which QEMU holds in 32 bytes. */
+#define MANAGER_ID_MAX 24
+
 typedef QmproxyDeviceDriver ManagerKind;
 typedef QmproxyDeviceState ManagerState;
 
