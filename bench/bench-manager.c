@@ -9,6 +9,10 @@
  * Every figure is measured on this machine in this run; those with a
  * target end in PASS or MISSED, and nothing is tuned to make them pass. */
 #include "harness.h"
+#include "lib/proc.h"
+#include "lib/qmp.h"
+#include "lib/signals.h"
+#include "lib/stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,15 +24,10 @@
 #include <unistd.h>
 
 #define QEMU_BIN "qemu-system-x86_64"
-#define CAPS_PLAIN "{\"execute\": \"qmp_capabilities\"}"
-/* what qmproxy asks of QEMU when QEMU offers OOB: the direct client does
- * the same, so both QEMUs run their monitor in the same mode */
-#define CAPS_OOB "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}"
 #define REPLY_TIMEOUT_MS 30000
 #define WARMUP 20
 #define BLOCK 5
 #define FILE_SIZE (1024 * 1024)
-#define MAX_CHILDREN 8
 
 typedef enum { RUN_DIRECT, RUN_PLAIN, RUN_API, RUN_STATE, N_RUNS } Run;
 
@@ -53,57 +52,7 @@ static struct {
     gboolean quick;
 } B;
 
-static volatile pid_t children[MAX_CHILDREN];
-static volatile sig_atomic_t stop_requested;
-
 /* ---- never leave a paused QEMU or a proxy behind ------------------------ */
-
-static void on_fatal_signal(int sig)
-{
-    for (guint i = 0; i < MAX_CHILDREN; i++) {
-        if (children[i] > 0) {
-            kill(children[i], SIGKILL);
-        }
-    }
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* The first ^C stops the run between cycles so that cleanup still runs;
- * a second one gives up at once. */
-static void on_interrupt(int sig)
-{
-    if (stop_requested) {
-        on_fatal_signal(sig);
-    }
-    stop_requested = 1;
-}
-
-static void child_register(GPid pid)
-{
-    for (guint i = 0; i < MAX_CHILDREN; i++) {
-        if (children[i] == 0) {
-            children[i] = pid;
-            return;
-        }
-    }
-}
-
-static void install_signal_handlers(void)
-{
-    static const int fatal[] = { SIGABRT, SIGSEGV, SIGBUS, SIGTRAP };
-    struct sigaction sa = { 0 };
-
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sa.sa_handler = on_fatal_signal;
-    for (guint i = 0; i < G_N_ELEMENTS(fatal); i++) {
-        sigaction(fatal[i], &sa, NULL);
-    }
-    signal(SIGPIPE, SIG_IGN);
-}
 
 /* Stops a proxy with SIGTERM; says so when it does not end cleanly. */
 static void stop_proxy(TestProxy *p, const char *label)
@@ -226,7 +175,7 @@ static void connect_path(Path *p, const char *socket, const char *caps)
     if (!g_str_has_prefix(greeting, "{\"QMP\": ")) {
         fail("%s greeted with: %s", socket, greeting);
     }
-    g_free(execute(p, strstr(greeting, "\"oob\"") ? caps : CAPS_PLAIN, NULL, NULL));
+    g_free(execute(p, strstr(greeting, "\"oob\"") ? caps : BENCH_QMP_CAPS_PLAIN, NULL, NULL));
 }
 
 /* ---- one attach+detach cycle -------------------------------------------- */
@@ -334,7 +283,7 @@ static void cycle(Run r, guint n, gboolean timed)
 {
     g_autofree char *file = g_strdup_printf("%s/disk-%u-%u.raw", B.dir, r, n);
 
-    if (stop_requested) {
+    if (bench_signals_stop_requested()) {
         fail("interrupted");
     }
     drain(&B.path[r]);
@@ -369,15 +318,15 @@ static void start_path(Run r, const char *const *proxy_extra)
     Path *p = &B.path[r];
 
     p->qemu = test_qemu_start(qemu_extra);
-    child_register(p->qemu->pid);
+    bench_signals_add_child(p->qemu->pid);
     if (proxy_extra) {
         g_autofree char *dir = g_build_filename(B.dir, r == RUN_STATE ? "state" : "api", NULL);
 
         g_mkdir(dir, 0700);
         p->proxy = test_proxy_start(p->qemu->qmp, dir, proxy_extra);
-        child_register(p->proxy->pid);
+        bench_signals_add_child(p->proxy->pid);
     }
-    connect_path(p, p->proxy ? p->proxy->listen : p->qemu->qmp, CAPS_OOB);
+    connect_path(p, p->proxy ? p->proxy->listen : p->qemu->qmp, BENCH_QMP_CAPS_OOB);
 }
 
 static gboolean proxy_has_state_option(void)
@@ -390,13 +339,6 @@ static gboolean proxy_has_state_option(void)
         return FALSE;
     }
     return strstr(out, "--state") != NULL;
-}
-
-static int cmp_gint64(gconstpointer a, gconstpointer b)
-{
-    gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
-
-    return (x > y) - (x < y);
 }
 
 typedef struct {
@@ -412,13 +354,12 @@ static Stats stats_of(GArray *v)
     if (s->len == 0) {
         return st;
     }
-    g_array_sort(s, cmp_gint64);
+    bench_stats_sort((gint64 *)s->data, s->len);
     for (guint i = 0; i < s->len; i++) {
         sum += (double)g_array_index(s, gint64, i);
     }
-    /* nearest rank */
-    st.p50 = (double)g_array_index(s, gint64, (s->len * 50 + 99) / 100 - 1);
-    st.p90 = (double)g_array_index(s, gint64, (s->len * 90 + 99) / 100 - 1);
+    st.p50 = (double)bench_stats_percentile((gint64 *)s->data, s->len, 50);
+    st.p90 = (double)bench_stats_percentile((gint64 *)s->data, s->len, 90);
     st.mean = sum / s->len;
     return st;
 }
@@ -464,16 +405,15 @@ int main(int argc, char **argv)
         g_print("bench-manager: " QEMU_BIN " is not installed; nothing to measure\n");
         return 0;
     }
-    install_signal_handlers();
+    bench_signals_install();
     B.dir = g_dir_make_tmp("qmproxy-bench-manager-XXXXXX", &error);
     g_assert_no_error(error);
 
-    double load[1] = { 0 };
-    getloadavg(load, 1);
     g_print("qmproxy device-manager benchmark (%s run)\n", B.quick ? "quick" : "full");
     g_print("  proxy: %s\n  qemu:  %s (q35, TCG, paused with -S, virtio-scsi-pci scsi0)\n",
             test_qmproxy_bin(), qemu);
-    g_print("  %ld CPU(s) online, load average %.2f\n", sysconf(_SC_NPROCESSORS_ONLN), load[0]);
+    g_print("  %ld CPU(s) online, load average %.2f\n", sysconf(_SC_NPROCESSORS_ONLN),
+            bench_proc_load_average());
 
     B.enabled[RUN_DIRECT] = B.enabled[RUN_PLAIN] = B.enabled[RUN_API] = TRUE;
     if (want_state && !proxy_has_state_option()) {
@@ -496,7 +436,7 @@ int main(int argc, char **argv)
     start_path(RUN_API, api_extra);
     B.path[RUN_PLAIN].qemu = B.path[RUN_API].qemu;
     B.path[RUN_PLAIN].proxy = B.path[RUN_API].proxy;
-    connect_path(&B.path[RUN_PLAIN], B.path[RUN_API].proxy->listen, CAPS_OOB);
+    connect_path(&B.path[RUN_PLAIN], B.path[RUN_API].proxy->listen, BENCH_QMP_CAPS_OOB);
     if (B.enabled[RUN_STATE]) {
         g_autofree char *state = g_build_filename(B.dir, "state.json", NULL);
         const char *const state_extra[] = { "--state", state, NULL };

@@ -1,0 +1,196 @@
+/* measure-qemu.c - latency and throughput through a real QEMU, direct
+ * and via the proxy (measure.h). */
+#include "measure.h"
+
+#include "lib/conn.h"
+#include "lib/proxy.h"
+#include "lib/pump.h"
+#include "lib/qmp.h"
+#include "lib/signals.h"
+#include "lib/stats.h"
+
+/* @v holds nanoseconds; the tables show microseconds. */
+static double percentile_us(const gint64 *v, guint n, guint pct)
+{
+    return bench_stats_percentile(v, n, pct) / 1000.0;
+}
+
+static void print_latency_row(const char *path, gint64 *v, guint n)
+{
+    bench_stats_sort(v, n);
+    g_print("  %-8s %6u %9.1f %9.1f %9.1f %9.1f %9.1f\n", path, n, v[0] / 1000.0,
+            percentile_us(v, n, 50), percentile_us(v, n, 90), percentile_us(v, n, 99),
+            v[n - 1] / 1000.0);
+}
+
+static void latency(Measure *m, BenchConn *direct, BenchConn *proxied)
+{
+    guint n = (guint)m->cfg.iterations;
+    g_autofree gint64 *d = g_new(gint64, n);
+    g_autofree gint64 *p = g_new(gint64, n);
+    g_autoptr(GError) error = NULL;
+    gint64 scratch;
+
+    g_print("\n== latency: query-status round trip, same QEMU, direct and via proxy ==\n");
+    g_print("  %u warm-up pairs, then %u timed pairs; the order within a pair alternates\n",
+            m->cfg.warmup, n);
+    for (guint i = 0; i < (guint)m->cfg.warmup; i++) {
+        if (!bench_conn_round_trip(direct, &scratch, &error) ||
+            !bench_conn_round_trip(proxied, &scratch, &error)) {
+            goto fail;
+        }
+    }
+    for (guint i = 0; i < n; i++) {
+        /* alternate who goes first so neither path always follows the other */
+        BenchConn *first = i % 2 ? proxied : direct;
+        BenchConn *second = i % 2 ? direct : proxied;
+        gint64 *first_v = i % 2 ? p : d;
+        gint64 *second_v = i % 2 ? d : p;
+
+        if (!bench_conn_round_trip(first, &first_v[i], &error) ||
+            !bench_conn_round_trip(second, &second_v[i], &error)) {
+            goto fail;
+        }
+    }
+    g_print("  %-8s %6s %9s %9s %9s %9s %9s   (microseconds)\n", "path", "n", "min", "p50", "p90",
+            "p99", "max");
+    print_latency_row("direct", d, n);
+    print_latency_row("proxy", p, n);
+    double d50 = percentile_us(d, n, 50), p50 = percentile_us(p, n, 50);
+    g_print("  p50 ratio proxy/direct: %.3f (the proxy adds %.1f us at the median)\n", p50 / d50,
+            p50 - d50);
+    bench_summary_add(m->summary, "latency p50 direct", d50, 1, "us", -1);
+    bench_summary_add(m->summary, "latency p50 via proxy", p50, 1, "us", -1);
+    bench_summary_add(m->summary, "latency p99 direct", percentile_us(d, n, 99), 1, "us", -1);
+    bench_summary_add(m->summary, "latency p99 via proxy", percentile_us(p, n, 99), 1, "us", -1);
+    bench_summary_add(m->summary, "latency p50 ratio proxy/direct", p50 / d50, 2, "x", 1.02);
+    return;
+
+fail:
+    g_print("  FAILED: %s\n", error->message);
+    bench_summary_error(m->summary, "latency p50 ratio proxy/direct", error->message);
+}
+
+typedef struct {
+    const char *path;
+    guint clients;
+    char *figure;
+    guint64 completed, errors;
+    gint64 elapsed_us;
+    char *first_error;
+    char *failure;
+} ThroughputRow;
+
+/* One slice of one configuration; proxy clients connect and negotiate
+ * outside the timed window. */
+static gboolean throughput_slice(Measure *m, ThroughputRow *row, BenchConn *direct,
+                                 const char *proxy_path, gint64 slice_us)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) conns = NULL;
+    BenchPumpResult res;
+
+    if (direct) {
+        conns = g_ptr_array_new();
+        g_ptr_array_add(conns, direct);
+    } else if (!(conns = bench_conn_open_many(proxy_path, row->clients, &error))) {
+        row->failure = g_strdup(error->message);
+        return FALSE;
+    }
+    if (!bench_pump_run(conns, (guint)m->cfg.depth, slice_us, 0, &res, &error)) {
+        row->failure = g_strdup(error->message);
+        return FALSE;
+    }
+    row->completed += res.completed;
+    row->errors += res.errors;
+    row->elapsed_us += res.elapsed_us;
+    if (res.first_error && !row->first_error) {
+        row->first_error = g_steal_pointer(&res.first_error);
+    }
+    bench_pump_result_clear(&res);
+    return TRUE;
+}
+
+static void throughput(Measure *m, BenchConn *direct, const char *proxy_path)
+{
+    ThroughputRow rows[] = {
+        { "direct", 1, g_strdup("throughput direct, 1 client") },
+        { "proxy", 1, g_strdup("throughput via proxy, 1 client") },
+        { "proxy", 16, g_strdup("throughput via proxy, 16 clients") },
+        { "proxy", 64, g_strdup("throughput via proxy, 64 clients") },
+    };
+    /* Slices taken in turn, so that a burst of load from elsewhere on
+     * the machine spreads over every configuration rather than one. */
+    guint rounds = m->cfg.quick ? 1 : 3;
+    gint64 slice_us = (gint64)(m->cfg.duration * G_USEC_PER_SEC / rounds);
+
+    g_print("\n== throughput: query-status on QEMU, %d outstanding per client, %.1f s per "
+            "configuration ==\n",
+            m->cfg.depth, m->cfg.duration);
+    g_print("  taken in %u round(s) of %.2f s slices, configurations in turn\n", rounds,
+            slice_us / 1e6);
+    for (guint r = 0; r < rounds && !bench_signals_stop_requested(); r++) {
+        for (guint i = 0; i < G_N_ELEMENTS(rows) && !bench_signals_stop_requested(); i++) {
+            if (!rows[i].failure) {
+                throughput_slice(m, &rows[i], i == 0 ? direct : NULL, proxy_path, slice_us);
+            }
+        }
+    }
+    g_print("  %-7s %7s %10s %8s %10s %7s\n", "path", "clients", "commands", "seconds", "cmd/s",
+            "errors");
+    for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
+        ThroughputRow *row = &rows[i];
+
+        if (row->failure || row->elapsed_us == 0) {
+            const char *why = row->failure ? row->failure : "interrupted";
+
+            g_print("  %-7s %7u   FAILED: %s\n", row->path, row->clients, why);
+            bench_summary_error(m->summary, row->figure, why);
+        } else {
+            double rate = row->completed / (row->elapsed_us / 1e6);
+
+            g_print("  %-7s %7u %10" G_GUINT64_FORMAT " %8.2f %10.0f %7" G_GUINT64_FORMAT "\n",
+                    row->path, row->clients, row->completed, row->elapsed_us / 1e6, rate,
+                    row->errors);
+            if (row->first_error) {
+                g_print("          first error: %s\n", row->first_error);
+                m->failed = TRUE;
+            }
+            bench_summary_add(m->summary, row->figure, rate, 0, "cmd/s", -1);
+        }
+        g_free(row->figure);
+        g_free(row->first_error);
+        g_free(row->failure);
+    }
+}
+
+/* Latency and throughput share one QEMU, one proxy and one direct client. */
+void measure_qemu(Measure *m, const char *direct_monitor, const char *proxy_monitor)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(BenchConn) direct = NULL;
+    g_autoptr(BenchConn) proxied = NULL;
+    TestProxy *p = NULL;
+
+    if (!(direct = bench_conn_open(direct_monitor, BENCH_QMP_CAPS_OOB, &error))) {
+        g_prefix_error(&error, "direct client: ");
+    } else if ((p = bench_proxy_start(m->dir, "qemu", proxy_monitor, NULL, &error)) &&
+               !(proxied = bench_conn_open(p->listen, BENCH_QMP_CAPS_PLAIN, &error))) {
+        g_prefix_error(&error, "proxy client: ");
+    }
+    if (error) {
+        g_print("\nFAILED to set up the QEMU measurements: %s\n", error->message);
+        bench_summary_error(m->summary, "latency and throughput", error->message);
+        bench_proxy_stop(m->summary, "qemu", p);
+        return;
+    }
+    if (m->cfg.latency && !bench_signals_stop_requested()) {
+        latency(m, direct, proxied);
+    }
+    if (m->cfg.throughput && !bench_signals_stop_requested()) {
+        throughput(m, direct, p->listen);
+    }
+    g_clear_pointer(&proxied, bench_conn_free);
+    g_print("\n");
+    bench_proxy_stop(m->summary, "qemu", p);
+}
