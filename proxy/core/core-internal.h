@@ -2,7 +2,7 @@
  * proxy/core/ includes it.
  *
  * The files are levelled, each calling only those below it:
- *   taps.c, upstream.c, listener.c < request.c < router.c < client.c < core.c
+ *   error.c < taps.c, upstream.c, listener.c < request.c < router.c < client.c < core.c
  * A lower file may read the core's data (struct Core below); where it has
  * to tell a higher one something, it calls a function the higher one left
  * it (Core's callbacks, an origin's ops). */
@@ -44,6 +44,8 @@ QmpValue *core_upstream_greeting_value(CoreUpstream *up);
 /* Whether QEMU offered capability @name in its greeting. */
 gboolean core_upstream_offers(CoreUpstream *up, const char *name);
 gboolean core_upstream_is_pretty(CoreUpstream *up);
+/* The process at the other end, once connected (0: unknown). */
+pid_t core_upstream_pid(CoreUpstream *up);
 void core_upstream_send(CoreUpstream *up, const char *data, gsize len, int *fds, guint n_fds);
 
 /* ---- listener.c: the socket clients connect to ---- */
@@ -51,15 +53,19 @@ void core_upstream_send(CoreUpstream *up, const char *data, gsize len, int *fds,
 /* A peer accepted and allowed in (ownership of @fd and @peer). */
 typedef void (*CoreAccepted)(gpointer data, guint number, int fd, CorePeer *peer);
 CoreListener *core_listener_new(const char *path, guint mode, GError **error);
+/* A listening socket passed to us (@fd taken; its file is left alone). */
+CoreListener *core_listener_new_fd(int fd, GError **error);
 /* The socket systemd passed, or NULL (no @error) when it passed none. */
 CoreListener *core_listener_new_activated(GError **error);
 const char *core_listener_path(CoreListener *listener);
 /* Starts accepting: peers whose uid is in @allow_uids (or any, when it is
- * empty) go to @accepted. */
-void core_listener_start(CoreListener *listener, GArray *allow_uids, CoreAccepted accepted,
-                         gpointer data);
+ * empty) go to @accepted, numbered from the counter at @numbers. */
+void core_listener_start(CoreListener *listener, GArray *allow_uids, guint *numbers,
+                         CoreAccepted accepted, gpointer data);
 void core_listener_free(CoreListener *listener);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CoreListener, core_listener_free)
+/* The peer on connected socket @fd, or NULL if SO_PEERCRED fails. */
+CorePeer *core_peer_new(int fd);
 void core_peer_free(CorePeer *peer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(CorePeer, core_peer_free)
 
@@ -73,7 +79,11 @@ struct Core {
     gpointer finished_data;
     CoreUpstream *up;
     CoreRouter *router;
-    CoreListener *listener;
+    GPtrArray *listeners; /* of CoreListener, the first named by core_listen_path() */
+    GArray *adopted;      /* connected sockets (int) to serve as clients */
+    guint next_client;    /* the next client's number */
+    CoreServing serving;  /* clients are served from now on */
+    gpointer serving_data;
     CoreTaps *taps;
     GPtrArray *clients;      /* of CoreClient */
     GPtrArray *layers;       /* of CoreLayer, the bottom first */

@@ -12,12 +12,13 @@
 #include "framer.h"
 #include "writer.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
 #include <string.h>
 #include <unistd.h>
 
 #define CLOSE_GRACE_MS 2000
-
-G_DEFINE_QUARK(qmproxy - error - quark, core_error)
 
 static void finish(Core *core, int status)
 {
@@ -98,6 +99,9 @@ Core *core_new(const CoreOptions *options, CoreFinished finished, gpointer data)
     core->router = core_router_new(core);
     core->taps = core_taps_new();
     core->clients = g_ptr_array_new_with_free_func((GDestroyNotify)core_client_drop);
+    core->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)core_listener_free);
+    core->adopted = g_array_new(FALSE, FALSE, sizeof(int));
+    core->next_client = 1;
     core->layers = g_ptr_array_new();
     core->capabilities = g_ptr_array_new_with_free_func(g_free);
     return core;
@@ -127,7 +131,11 @@ void core_free(Core *core)
     }
     /* clients next: their requests hold routes into the router */
     g_ptr_array_unref(core->clients);
-    core_listener_free(core->listener);
+    g_ptr_array_unref(core->listeners);
+    for (guint i = 0; i < core->adopted->len; i++) {
+        close(g_array_index(core->adopted, int, i));
+    }
+    g_array_unref(core->adopted);
     core_upstream_free(core->up);
     for (guint i = 0; i < core->layers->len; i++) {
         CoreLayer *layer = g_ptr_array_index(core->layers, i);
@@ -154,14 +162,40 @@ void core_free(Core *core)
 
 /* ---- starting: QEMU, then the layers, then clients ---- */
 
+/* Clients in: those passed connected first, then the listeners'. */
+static void serve(Core *core)
+{
+    for (guint i = 0; i < core->adopted->len; i++) {
+        int fd = g_array_index(core->adopted, int, i);
+        guint number = core->next_client++;
+        CorePeer *peer = core_peer_new(fd);
+
+        if (!peer) {
+            g_warning("client %u: SO_PEERCRED failed (%s); refused", number, g_strerror(errno));
+            close(fd);
+            continue;
+        }
+        accepted(core, number, fd, peer);
+    }
+    g_array_set_size(core->adopted, 0);
+    for (guint i = 0; i < core->listeners->len; i++) {
+        CoreListener *l = g_ptr_array_index(core->listeners, i);
+
+        g_message("serving clients on %s", core_listener_path(l));
+        core_listener_start(l, core->opts.allow_uids, &core->next_client, accepted, core);
+    }
+    if (core->serving) {
+        core->serving(core->serving_data);
+    }
+}
+
 static void start_next_layer(Core *core)
 {
     if (core->stopping) {
         return;
     }
     if (core->started == core->layers->len) {
-        g_message("serving clients on %s", core_listener_path(core->listener));
-        core_listener_start(core->listener, core->opts.allow_uids, accepted, core);
+        serve(core);
         return;
     }
     CoreLayer *layer = g_ptr_array_index(core->layers, core->started);
@@ -276,8 +310,8 @@ static void on_upstream_closed(CoreUpstream *up, const char *reason, gpointer us
         g_message("%u command(s) were in flight and will get no answer", n);
     }
     core->closing = TRUE;
-    /* no new clients; the socket file goes now */
-    g_clear_pointer(&core->listener, core_listener_free);
+    /* no new clients; the socket files go now */
+    g_ptr_array_set_size(core->listeners, 0);
     if (core->clients->len == 0) {
         finish(core, 0);
         return;
@@ -291,22 +325,52 @@ static void on_upstream_closed(CoreUpstream *up, const char *reason, gpointer us
 gboolean core_listen(Core *core, GError **error)
 {
     GError *activation_error = NULL;
+    CoreListener *l = core_listener_new_activated(&activation_error);
 
-    core->listener = core_listener_new_activated(&activation_error);
     if (activation_error) {
         g_propagate_error(error, activation_error);
         return FALSE;
     }
-    if (!core->listener && !core->listen_path) {
+    if (!l && !core->listen_path) {
         g_set_error(error, CORE_ERROR, CORE_ERROR_INVALID,
                     "--listen is required: no socket was passed by systemd (LISTEN_PID is "
                     "not this process)");
         return FALSE;
     }
-    if (!core->listener) {
-        core->listener = core_listener_new(core->listen_path, core->opts.socket_mode, error);
+    if (!l) {
+        l = core_listener_new(core->listen_path, core->opts.socket_mode, error);
     }
-    return core->listener != NULL;
+    if (l) {
+        g_ptr_array_add(core->listeners, l);
+    }
+    return l != NULL;
+}
+
+gboolean core_listen_also(Core *core, const char *path, GError **error)
+{
+    CoreListener *l = core_listener_new(path, core->opts.socket_mode, error);
+
+    if (l) {
+        g_ptr_array_add(core->listeners, l);
+    }
+    return l != NULL;
+}
+
+gboolean core_listen_fd(Core *core, int fd, GError **error)
+{
+    CoreListener *l = core_listener_new_fd(fd, error);
+
+    if (l) {
+        g_ptr_array_add(core->listeners, l);
+    }
+    return l != NULL;
+}
+
+void core_adopt_client(Core *core, int fd)
+{
+    g_unix_set_fd_nonblocking(fd, TRUE, NULL);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    g_array_append_val(core->adopted, fd);
 }
 
 gboolean core_connect(Core *core, GError **error)
@@ -319,9 +383,20 @@ gboolean core_connect(Core *core, GError **error)
     return core_upstream_connect(core->up, error);
 }
 
+void core_on_serving(Core *core, CoreServing func, gpointer data)
+{
+    core->serving = func;
+    core->serving_data = data;
+}
+
+pid_t core_qemu_pid(Core *core)
+{
+    return core->up ? core_upstream_pid(core->up) : 0;
+}
+
 const char *core_listen_path(Core *core)
 {
-    return core->listener ? core_listener_path(core->listener) : NULL;
+    return core->listeners->len ? core_listener_path(g_ptr_array_index(core->listeners, 0)) : NULL;
 }
 
 /* ---- layers ---- */

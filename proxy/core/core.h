@@ -34,7 +34,7 @@ typedef struct CoreLayer CoreLayer;
 
 typedef struct {
     const char *upstream_path; /* QEMU's QMP socket */
-    const char *listen_path;   /* NULL: the socket systemd passed */
+    const char *listen_path;   /* for core_listen(); NULL: the socket systemd passed */
     guint socket_mode;
     GArray *allow_uids; /* of uid_t; empty or NULL: anyone */
     guint max_clients;
@@ -58,11 +58,25 @@ Core *core_new(const CoreOptions *options, CoreFinished finished, gpointer data)
 /* Stops the layers (in-flight work ends unanswered) and frees it all. */
 void core_free(Core *core);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Core, core_free)
-/* Creates the listening socket (clients wait in its backlog). */
+/* Creates the listening socket (clients wait in its backlog): systemd's,
+ * or --listen's. */
 gboolean core_listen(Core *core, GError **error);
+/* One more listening socket at @path, with the same mode and rules. */
+gboolean core_listen_also(Core *core, const char *path, GError **error);
+/* Serves clients on listening socket @fd (taken), which whoever passed it
+ * owns: its file is not removed. */
+gboolean core_listen_fd(Core *core, int fd, GError **error);
+/* Connected socket @fd (taken) becomes a client once clients are served. */
+void core_adopt_client(Core *core, int fd);
 /* Connects to QEMU: once negotiated, the layers start (bottom first),
  * then clients are served. */
 gboolean core_connect(Core *core, GError **error);
+/* Clients are served from now on: QEMU is negotiated, the layers have
+ * started. */
+typedef void (*CoreServing)(gpointer data);
+void core_on_serving(Core *core, CoreServing func, gpointer data);
+/* QEMU's pid, once connected; 0 when unknown. */
+pid_t core_qemu_pid(Core *core);
 /* Where clients connect, for messages; NULL before core_listen(). */
 const char *core_listen_path(Core *core);
 
@@ -157,6 +171,8 @@ QmpValue *core_reply_value(const CoreReply *reply);
 /* A reply returning a list gets @items appended, laid out as QEMU lays
  * a list out. */
 void core_reply_extend_return(CoreReply *reply, const QmpValue *items);
+/* The reply's return becomes @ret (taken), written as QEMU writes it. */
+void core_reply_set_return(CoreReply *reply, QmpValue *ret);
 
 /* ---- taps ---- */
 

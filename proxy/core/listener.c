@@ -7,8 +7,10 @@
 #include "core-internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,17 +23,17 @@
 
 struct CoreListener {
     char *path;
-    gboolean activated; /* passed by systemd, which owns the file */
-    dev_t dev;          /* the socket file we made, to remove only it */
+    gboolean passed; /* passed by whoever started us, who owns the file */
+    dev_t dev;       /* the socket file we made, to remove only it */
     ino_t ino;
     int fd;
     guint watch;
     guint retry;           /* out of descriptors: the timer that watches again */
     gboolean retry_logged; /* once per episode, until the backlog is empty */
     GArray *allow_uids;    /* of uid_t; empty or NULL: anyone */
+    guint *numbers;        /* the core's client numbers, shared by its listeners */
     CoreAccepted accepted;
     gpointer accepted_data;
-    guint next_number;
 };
 
 static gboolean fill_addr(struct sockaddr_un *addr, const char *path, GError **error)
@@ -134,7 +136,6 @@ CoreListener *core_listener_new(const char *path, guint mode, GError **error)
     l->dev = st.st_dev;
     l->ino = st.st_ino;
     l->fd = fd;
-    l->next_number = 1;
     return l;
 }
 
@@ -176,26 +177,35 @@ static gboolean uid_allowed(GArray *allow_uids, uid_t uid)
     return FALSE;
 }
 
-static void accept_one(CoreListener *l, int fd)
+CorePeer *core_peer_new(int fd)
 {
-    g_autoptr(CorePeer) peer = g_new0(CorePeer, 1);
     struct ucred cred;
     socklen_t len = sizeof(cred);
-    guint number = l->next_number++;
 
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-        g_warning("client %u: SO_PEERCRED failed (%s); refused", number, g_strerror(errno));
-        close(fd);
-        return;
+        return NULL;
     }
+    CorePeer *peer = g_new0(CorePeer, 1);
     peer->pid = cred.pid;
     peer->uid = cred.uid;
     peer->gid = cred.gid;
     peer->exe = peer_exe(cred.pid);
+    return peer;
+}
 
-    if (!uid_allowed(l->allow_uids, cred.uid)) {
+static void accept_one(CoreListener *l, int fd)
+{
+    guint number = (*l->numbers)++;
+    g_autoptr(CorePeer) peer = core_peer_new(fd);
+
+    if (!peer) {
+        g_warning("client %u: SO_PEERCRED failed (%s); refused", number, g_strerror(errno));
+        close(fd);
+        return;
+    }
+    if (!uid_allowed(l->allow_uids, peer->uid)) {
         g_message("client %u refused: pid %d uid %u gid %u (%s) is not an allowed uid", number,
-                  (int)cred.pid, (unsigned)cred.uid, (unsigned)cred.gid, peer->exe);
+                  (int)peer->pid, (unsigned)peer->uid, (unsigned)peer->gid, peer->exe);
         close(fd);
         return;
     }
@@ -250,12 +260,43 @@ static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data)
     return G_SOURCE_CONTINUE;
 }
 
-void core_listener_start(CoreListener *l, GArray *allow_uids, CoreAccepted accepted, gpointer data)
+void core_listener_start(CoreListener *l, GArray *allow_uids, guint *numbers, CoreAccepted accepted,
+                         gpointer data)
 {
     l->allow_uids = allow_uids;
+    l->numbers = numbers;
     l->accepted = accepted;
     l->accepted_data = data;
     l->watch = g_unix_fd_add(l->fd, G_IO_IN, on_accept, l);
+}
+
+/* systemd's first passed descriptor (sd_listen_fds(3)) */
+#define LISTEN_FDS_START 3
+
+CoreListener *core_listener_new_fd(int fd, GError **error)
+{
+    struct sockaddr_un addr = { 0 };
+    socklen_t len = sizeof(addr);
+    int listening = 0;
+    socklen_t optlen = sizeof(listening);
+
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 || addr.sun_family != AF_UNIX ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) < 0 || !listening) {
+        g_set_error(error, CORE_ERROR, CORE_ERROR_INVALID,
+                    "descriptor %d is not a listening unix socket", fd);
+        return NULL;
+    }
+    g_unix_set_fd_nonblocking(fd, TRUE, NULL);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+
+    CoreListener *l = g_new0(CoreListener, 1);
+    l->passed = TRUE;
+    /* an unnamed socket's path is empty: say which descriptor it is */
+    l->path = len > offsetof(struct sockaddr_un, sun_path) && addr.sun_path[0]
+                  ? g_strndup(addr.sun_path, sizeof(addr.sun_path))
+                  : g_strdup_printf("descriptor %d", fd);
+    l->fd = fd;
+    return l;
 }
 
 /* systemd's first passed descriptor (sd_listen_fds(3)) */
@@ -265,10 +306,6 @@ CoreListener *core_listener_new_activated(GError **error)
 {
     g_autofree char *pid = g_strdup(g_getenv("LISTEN_PID"));
     g_autofree char *fds = g_strdup(g_getenv("LISTEN_FDS"));
-    struct sockaddr_un addr = { 0 };
-    socklen_t len = sizeof(addr);
-    int listening = 0;
-    socklen_t optlen = sizeof(listening);
 
     if (!pid || !fds || g_ascii_strtoull(pid, NULL, 10) != (guint64)getpid()) {
         return NULL;
@@ -282,21 +319,11 @@ CoreListener *core_listener_new_activated(GError **error)
                     "systemd passed %s sockets; qmproxy listens on one", fds);
         return NULL;
     }
-    int fd = LISTEN_FDS_START;
-    if (getsockname(fd, (struct sockaddr *)&addr, &len) < 0 || addr.sun_family != AF_UNIX ||
-        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) < 0 || !listening) {
+    CoreListener *l = core_listener_new_fd(LISTEN_FDS_START, NULL);
+    if (!l) {
         g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
                     "the socket systemd passed is not a listening unix socket");
-        return NULL;
     }
-    g_unix_set_fd_nonblocking(fd, TRUE, NULL);
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-
-    CoreListener *l = g_new0(CoreListener, 1);
-    l->activated = TRUE;
-    l->path = g_strndup(addr.sun_path, sizeof(addr.sun_path));
-    l->fd = fd;
-    l->next_number = 1;
     return l;
 }
 
@@ -313,11 +340,12 @@ void core_listener_free(CoreListener *l)
     g_clear_handle_id(&l->watch, g_source_remove);
     g_clear_handle_id(&l->retry, g_source_remove);
     close(l->fd);
-    /* systemd's socket outlives us: the next proxy takes it over; and
-     * whatever another process put at our path is not ours to remove */
+    /* a passed socket outlives us (systemd's: the next proxy takes it
+     * over); and whatever another process put at our path is not ours to
+     * remove */
     GStatBuf st;
-    if (!l->activated && g_lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-        st.st_dev == l->dev && st.st_ino == l->ino) {
+    if (!l->passed && g_lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == l->dev &&
+        st.st_ino == l->ino) {
         g_unlink(l->path);
     }
     g_free(l->path);

@@ -452,3 +452,23 @@ void core_reply_extend_return(CoreReply *reply, const QmpValue *items)
     qmp_value_unref(reply->value);
     reply->value = g_steal_pointer(&msg);
 }
+
+void core_reply_set_return(CoreReply *reply, QmpValue *ret)
+{
+    g_autoptr(QmpValue) owned = ret;
+
+    if (!reply->value || !qmp_value_dict_get(reply->value, "return")) {
+        return;
+    }
+    g_autoptr(QmpValue) msg = qmp_value_dict_copy_replacing(reply->value, "return", owned);
+    g_autofree char *json = qmp_json_to_string(msg, reply->pretty);
+    g_autofree char *text = reply->pretty ? qmp_monitor_text(json) : g_steal_pointer(&json);
+    /* parsed again: the id is put back by its place in the text */
+    g_autoptr(QmpValue) parsed = qmp_json_parse(text, strlen(text));
+
+    if (parsed) {
+        g_string_assign(reply->text, text);
+        qmp_value_unref(reply->value);
+        reply->value = g_steal_pointer(&parsed);
+    }
+}

@@ -36,6 +36,7 @@ struct CoreUpstream {
     QmpValue *greeting_value;
     GPtrArray *offered; /* capability names from the greeting */
     gboolean pretty;
+    pid_t pid; /* QEMU's, from SO_PEERCRED; 0 unknown */
 };
 
 static void fail(CoreUpstream *up, const char *error)
@@ -217,9 +218,17 @@ gboolean core_upstream_connect(CoreUpstream *up, GError **error)
                     "cannot connect to QEMU's QMP socket %s: %s", up->path, g_strerror(err));
         return FALSE;
     }
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    up->pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
     up->conn = qmp_conn_new(fd, QMP_CONN_KEEP_TEXT, &upstream_callbacks, up);
     up->timeout_id = g_timeout_add_seconds(up->timeout_s, on_timeout, up);
     return TRUE;
+}
+
+pid_t core_upstream_pid(CoreUpstream *up)
+{
+    return up->pid;
 }
 
 void core_upstream_free(CoreUpstream *up)
