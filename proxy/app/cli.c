@@ -18,6 +18,18 @@ static GOptionEntry *entries_for(Cli *cli, gboolean wrap)
           "QEMU's QMP unix socket (-qmp unix:PATH,server=on,wait=off)", "PATH" },
         { "listen", 'l', 0, G_OPTION_ARG_FILENAME, &cli->listen,
           "The unix socket to create for clients", "PATH" },
+        { "listen-also", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli->listen_also,
+          "One more unix socket to serve (repeatable; same mode and rules as the first); under "
+          "wrap %n is QEMU's -name, %% a %",
+          "PATH" },
+        { "log", 0, 0, G_OPTION_ARG_FILENAME, &cli->log,
+          "Append the log to FILE instead of stderr (a daemonized wrap logs to syslog "
+          "without it)",
+          "FILE" },
+        { "monitor", 0, 0, G_OPTION_ARG_STRING, &cli->monitor,
+          "wrap: stand in front of QMP monitor ID (a -chardev or -mon id; compat_monitorN for "
+          "the Nth -qmp/-monitor) when QEMU has several; default: the first",
+          "ID" },
         { "qemu", 0, 0, G_OPTION_ARG_FILENAME, &cli->qemu,
           "wrap: the QEMU binary to run, when the command does not name it", "PATH" },
         { "config", 0, 0, G_OPTION_ARG_FILENAME, &cli->config,
@@ -68,7 +80,8 @@ static GOptionEntry *entries_for(Cli *cli, gboolean wrap)
     for (guint i = 0; all[i].long_name; i++) {
         gboolean daemon_only =
             !strcmp(all[i].long_name, "upstream") || !strcmp(all[i].long_name, "listen");
-        gboolean wrap_only = !strcmp(all[i].long_name, "qemu");
+        gboolean wrap_only =
+            !strcmp(all[i].long_name, "qemu") || !strcmp(all[i].long_name, "monitor");
 
         if ((wrap && !daemon_only) || (!wrap && !wrap_only)) {
             g_array_append_val(out, all[i]);
@@ -164,7 +177,13 @@ gboolean cli_parse(Cli *cli, gboolean wrap, int argc, char **argv, GError **erro
     }
     g_option_context_add_main_entries(ctx, entries, NULL);
     g_option_context_set_description(
-        ctx, wrap ? "Example:\n  qmproxy wrap --trace /tmp/vm.jsonl -- qemu-system-x86_64 "
+        ctx, wrap ? "The proxy stands in front of QEMU's first QMP monitor on a unix socket it "
+                    "listens on or on a passed descriptor (-qmp unix:PATH,server=on,..., or "
+                    "-chardev socket,id=ID,path=PATH|fd=N with -mon chardev=ID,mode=control), or "
+                    "the one --monitor names; other monitors stay QEMU's. With none, QEMU runs "
+                    "as if started directly. QEMU keeps the wrapper's pid (with -daemonize, the "
+                    "wrapper exits once QEMU has daemonized and the proxy serves).\n\n"
+                    "Example:\n  qmproxy wrap --trace /tmp/vm.jsonl -- qemu-system-x86_64 "
                     "-qmp unix:/run/vm/qmp.sock,server=on,wait=off ...\n"
                   : "Example:\n  qmproxy --upstream /run/vm/qmp.sock --listen "
                     "/run/vm/qmp-proxy.sock\n\n"
@@ -237,11 +256,53 @@ static gboolean parse_size(const char *opt, const char *text, guint64 *out, GErr
     return TRUE;
 }
 
-gboolean cli_app_options(Cli *cli, AppOptions *opts, GError **error)
+/* A --listen-also path: %n is the guest's name, %% a %. */
+static char *expand_listen(const char *tmpl, const char *guest, GError **error)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    for (const char *p = tmpl; *p; p++) {
+        if (*p != '%') {
+            g_string_append_c(out, *p);
+        } else if (p[1] == '%') {
+            g_string_append_c(out, *++p);
+        } else if (p[1] == 'n' && guest && *guest && !strchr(guest, '/')) {
+            g_string_append(out, guest);
+            p++;
+        } else {
+            const char *why = p[1] != 'n' ? "only %n (QEMU's -name) and %% may follow a %"
+                              : !guest    ? "%n needs QEMU's -name NAME (qmproxy wrap)"
+                              : !*guest   ? "%n: QEMU's -name is empty"
+                                          : "%n: QEMU's -name has a '/', which a file name cannot";
+
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--listen-also %s: %s",
+                        tmpl, why);
+            return NULL;
+        }
+    }
+    return g_string_free(g_steal_pointer(&out), FALSE);
+}
+
+gboolean cli_app_options(Cli *cli, const char *guest, AppOptions *opts, GError **error)
 {
     guint64 n;
 
     memset(opts, 0, sizeof(*opts));
+    opts->listen_fd = -1;
+    opts->client_fd = -1;
+    g_clear_pointer(&cli->listen_also_at, g_strfreev);
+    g_autoptr(GPtrArray) at = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; cli->listen_also && cli->listen_also[i]; i++) {
+        char *path = expand_listen(cli->listen_also[i], guest, error);
+
+        if (!path) {
+            return FALSE;
+        }
+        g_ptr_array_add(at, path);
+    }
+    g_ptr_array_add(at, NULL);
+    cli->listen_also_at = (char **)g_ptr_array_free(g_steal_pointer(&at), FALSE);
+    opts->listen_also = cli->listen_also_at;
     opts->core.upstream_path = cli->upstream;
     opts->core.listen_path = cli->listen;
     opts->core.socket_mode = 0600;
@@ -334,6 +395,10 @@ void cli_clear(Cli *cli)
     g_free(cli->state);
     g_free(cli->config);
     g_free(cli->qemu);
+    g_strfreev(cli->listen_also);
+    g_strfreev(cli->listen_also_at);
+    g_free(cli->log);
+    g_free(cli->monitor);
     if (cli->uids) {
         g_array_unref(cli->uids);
     }

@@ -20,10 +20,14 @@ typedef struct {
     char *state;
     gboolean state_reset;
     char *config;
-    char *qemu; /* wrap: the real QEMU */
+    char **listen_also;
+    char *log;
+    char *qemu;    /* wrap: the real QEMU */
+    char *monitor; /* wrap: the QMP monitor to stand in front of */
     gboolean verbose;
     gboolean version;
-    GArray *uids; /* parsed allow_uids */
+    GArray *uids;          /* parsed allow_uids */
+    char **listen_also_at; /* listen_also with %n filled in */
 } Cli;
 
 /* Parses @argc/@argv (program name first) after the config file
@@ -32,8 +36,9 @@ typedef struct {
  * in that order of precedence, last wins. @wrap: the options of "qmproxy
  * wrap" (no --upstream/--listen; --qemu). */
 gboolean cli_parse(Cli *cli, gboolean wrap, int argc, char **argv, GError **error);
-/* Checks the values and fills @opts (pointing into @cli). */
-gboolean cli_app_options(Cli *cli, AppOptions *opts, GError **error);
+/* Checks the values and fills @opts (pointing into @cli). @guest: QEMU's
+ * -name under wrap (%n in --listen-also), NULL for the daemon. */
+gboolean cli_app_options(Cli *cli, const char *guest, AppOptions *opts, GError **error);
 /* Prints "@who: @message" on stderr, legible in any locale. */
 void cli_printerr(const char *who, const char *message);
 void cli_clear(Cli *cli);

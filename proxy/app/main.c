@@ -3,6 +3,7 @@
 #include "app.h"
 #include "cli.h"
 #include "config.h"
+#include "log.h"
 #include "wrap.h"
 
 #include <errno.h>
@@ -37,7 +38,8 @@ static int run_daemon(int argc, char **argv)
     g_autoptr(App) app = NULL;
     int status = 2;
 
-    if (!cli_parse(&cli, FALSE, argc, argv, &error) || !cli_app_options(&cli, &opts, &error)) {
+    if (!cli_parse(&cli, FALSE, argc, argv, &error) ||
+        !cli_app_options(&cli, NULL, &opts, &error)) {
         g_autofree char *message = g_strdup_printf("%s (see --help)", error->message);
 
         cli_printerr("qmproxy", message);
@@ -53,6 +55,10 @@ static int run_daemon(int argc, char **argv)
     if (!cli.upstream || (!cli.listen && !g_getenv("LISTEN_PID"))) {
         g_printerr("qmproxy: %s is required (see --help)\n",
                    !cli.upstream ? "--upstream" : "--listen");
+        goto out;
+    }
+    if (cli.log && !log_open(cli.log, &error)) {
+        cli_printerr("qmproxy", error->message);
         goto out;
     }
     if (cli.verbose) {

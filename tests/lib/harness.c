@@ -271,16 +271,21 @@ TestClient *test_client_connect(const char *path)
 
         g_assert_cmpint(fd, >=, 0);
         if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
-            TestClient *c = g_new0(TestClient, 1);
-
-            c->fd = fd;
-            c->in = g_string_new(NULL);
-            return c;
+            return test_client_new(fd);
         }
         close(fd);
         g_usleep(10000);
     }
     return NULL;
+}
+
+TestClient *test_client_new(int fd)
+{
+    TestClient *c = g_new0(TestClient, 1);
+
+    c->fd = fd;
+    c->in = g_string_new(NULL);
+    return c;
 }
 
 void test_client_free(TestClient *c)

@@ -56,6 +56,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestProxy, test_proxy_free)
 
 /* Connects to a unix socket (retrying up to 5 s); NULL if it never works. */
 TestClient *test_client_connect(const char *path);
+/* A client on connected socket @fd (taken). */
+TestClient *test_client_new(int fd);
 void test_client_free(TestClient *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestClient, test_client_free)
 void test_client_send(TestClient *c, const char *data);
