@@ -23,6 +23,8 @@
 /* QEMU's socket chardev receives at most 16 descriptors per message
  * (SOCKET_MAX_FDS); the kernel closes any beyond what fits */
 #define MAX_RECV_FDS 16
+/* Chunks gathered into one sendmsg() */
+#define MAX_IOV 64
 
 typedef struct {
     char *data;
@@ -58,7 +60,16 @@ struct QmpConn {
     char *deferred_close; /* reported from the next dispatch */
     char *read_buf;
     GByteArray *unframed; /* read, not framed yet: reading stopped */
+    gboolean batched;     /* in the batch's list: its output waits for the batch's end */
 };
+
+/* While a connection's input is dispatched, what it causes to be sent
+ * (commands to QEMU, replies to a client) is only queued, and each
+ * connection's queue leaves in one sendmsg() once the dispatch is over:
+ * one system call for several messages, and QEMU, which reads a byte per
+ * call, never waits between them. Per thread: each runs its own loop. */
+static _Thread_local guint batch_depth;
+static _Thread_local GPtrArray *batch;
 
 static void chunk_free(Chunk *c)
 {
@@ -224,17 +235,31 @@ static void do_read(QmpConn *conn)
     }
 }
 
-static gboolean send_chunk(QmpConn *conn, Chunk *c)
+/* Writes as much of the queue as the socket takes, in one sendmsg():
+ * the head chunk with its descriptors, and the chunks after it that have
+ * none (descriptors travel with a message's first byte). */
+static gboolean send_queued(QmpConn *conn)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * MAX_RECV_FDS)];
         struct cmsghdr align;
     } control;
-    struct iovec iov = { c->data + c->off, c->len - c->off };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct iovec iov[MAX_IOV];
+    struct msghdr msg = { .msg_iov = iov };
+    Chunk *head = g_queue_peek_head(&conn->out);
 
-    if (c->n_fds && c->off == 0) {
-        gsize size = sizeof(int) * MIN(c->n_fds, (guint)MAX_RECV_FDS);
+    for (GList *l = conn->out.head; l && msg.msg_iovlen < MAX_IOV; l = l->next) {
+        Chunk *c = l->data;
+
+        if (c != head && c->n_fds) {
+            break;
+        }
+        iov[msg.msg_iovlen].iov_base = c->data + c->off;
+        iov[msg.msg_iovlen].iov_len = c->len - c->off;
+        msg.msg_iovlen++;
+    }
+    if (head->n_fds && head->off == 0) {
+        gsize size = sizeof(int) * MIN(head->n_fds, (guint)MAX_RECV_FDS);
 
         memset(&control, 0, sizeof(control));
         msg.msg_control = control.buf;
@@ -243,7 +268,7 @@ static gboolean send_chunk(QmpConn *conn, Chunk *c)
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
         cm->cmsg_len = CMSG_LEN(size);
-        memcpy(CMSG_DATA(cm), c->fds, size);
+        memcpy(CMSG_DATA(cm), head->fds, size);
     }
 
     ssize_t n = sendmsg(conn->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -255,30 +280,37 @@ static gboolean send_chunk(QmpConn *conn, Chunk *c)
         defer_closed(conn, reason);
         return FALSE;
     }
-    if (c->n_fds) {
+    if (head->n_fds) {
         /* the peer holds its own copies now */
-        for (guint i = 0; i < c->n_fds; i++) {
-            close(c->fds[i]);
+        for (guint i = 0; i < head->n_fds; i++) {
+            close(head->fds[i]);
         }
-        c->n_fds = 0;
+        head->n_fds = 0;
     }
-    c->off += (gsize)n;
     conn->queued -= (gsize)n;
+    for (Chunk *c; n > 0 && (c = g_queue_peek_head(&conn->out));) {
+        gsize take = MIN((gsize)n, c->len - c->off);
+
+        c->off += take;
+        n -= (ssize_t)take;
+        if (c->off == c->len) {
+            chunk_free(g_queue_pop_head(&conn->out));
+        }
+    }
     return TRUE;
 }
 
 static void flush(QmpConn *conn)
 {
-    Chunk *c;
+    while (!conn->dead && !conn->deferred_close && !g_queue_is_empty(&conn->out)) {
+        gsize before = conn->queued;
 
-    while (!conn->dead && !conn->deferred_close && (c = g_queue_peek_head(&conn->out))) {
-        if (!send_chunk(conn, c)) {
+        if (!send_queued(conn)) {
             return;
         }
-        if (c->off < c->len) {
-            break;
+        if (conn->queued == before) {
+            break; /* the socket is full: the rest on G_IO_OUT */
         }
-        chunk_free(g_queue_pop_head(&conn->out));
     }
     if (conn->dead || conn->deferred_close) {
         return;
@@ -291,6 +323,20 @@ static void flush(QmpConn *conn)
     update_events(conn);
 }
 
+/* The batch is over: each connection's output leaves. */
+static void flush_batch(void)
+{
+    for (guint i = 0; batch && i < batch->len; i++) {
+        QmpConn *conn = g_ptr_array_index(batch, i);
+
+        conn->batched = FALSE;
+        flush(conn);
+    }
+    if (batch) {
+        g_ptr_array_set_size(batch, 0);
+    }
+}
+
 static void conn_unref_dispatch(QmpConn *conn);
 
 static gboolean conn_dispatch(GSource *source, GSourceFunc callback, gpointer user_data)
@@ -299,6 +345,7 @@ static gboolean conn_dispatch(GSource *source, GSourceFunc callback, gpointer us
     GIOCondition rev = conn->fd_tag ? g_source_query_unix_fd(source, conn->fd_tag) : 0;
 
     conn->in_dispatch++;
+    batch_depth++;
     /* woken for a deferred close or bytes left unframed: both seen to below */
     g_source_set_ready_time(source, -1);
     if (conn->deferred_close) {
@@ -323,6 +370,9 @@ static gboolean conn_dispatch(GSource *source, GSourceFunc callback, gpointer us
             /* not reading, yet the peer is gone: nothing left to wait for */
             report_closed(conn, "peer closed the connection");
         }
+    }
+    if (--batch_depth == 0) {
+        flush_batch();
     }
     conn_unref_dispatch(conn);
     return G_SOURCE_CONTINUE;
@@ -365,6 +415,9 @@ QmpConn *qmp_conn_new(int fd, QmpConnFlags flags, const QmpConnCallbacks *callba
 
 static void conn_destroy(QmpConn *conn)
 {
+    if (conn->batched) {
+        g_ptr_array_remove_fast(batch, conn);
+    }
     g_source_destroy(conn->source);
     g_source_unref(conn->source);
     g_queue_clear_full(&conn->out, (GDestroyNotify)chunk_free);
@@ -408,31 +461,32 @@ static void close_fds(int *fds, guint n_fds)
 
 void qmp_conn_send_with_fds(QmpConn *conn, const char *data, gsize len, int *fds, guint n_fds)
 {
-    Chunk direct = { (char *)data, len, 0, fds, n_fds };
-
     if (conn->dead || conn->free_pending || conn->closing) {
         close_fds(fds, n_fds);
         return;
     }
-    conn->queued += len;
-    /* Nothing ahead of it: write now, from the caller's buffer, and copy
-     * only what the socket did not take. */
-    if (g_queue_is_empty(&conn->out) && !conn->deferred_close) {
-        if (!send_chunk(conn, &direct) || direct.off == len) {
-            conn->queued -= len - direct.off; /* a failed write drops the rest */
-            close_fds(direct.fds, direct.n_fds);
-            return;
-        }
-    }
     Chunk *c = g_new0(Chunk, 1);
 
-    c->len = len - direct.off;
-    c->data = g_memdup2(data + direct.off, c->len);
-    /* descriptors go with the first byte: still here only if none went */
-    c->fds = direct.fds;
-    c->n_fds = direct.n_fds;
+    c->len = len;
+    c->data = g_memdup2(data, len);
+    c->fds = fds;
+    c->n_fds = n_fds;
     g_queue_push_tail(&conn->out, c);
-    update_events(conn);
+    conn->queued += len;
+    if (batch_depth > 0) {
+        /* sent with whatever else the batch brings, at its end */
+        if (!conn->batched) {
+            conn->batched = TRUE;
+            if (!batch) {
+                batch = g_ptr_array_new();
+            }
+            g_ptr_array_add(batch, conn);
+        }
+        return;
+    }
+    if (conn->out.length == 1) {
+        flush(conn);
+    }
 }
 
 void qmp_conn_send(QmpConn *conn, const char *data, gsize len)
