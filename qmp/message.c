@@ -175,6 +175,53 @@ GString *qmp_message_with_id(const char *raw, gsize raw_len, const QmpValue *msg
     return out;
 }
 
+GString *qmp_reply_with_id(const char *raw, gsize raw_len, const QmpValue *msg, const char *id_json,
+                           gboolean pretty)
+{
+    QmpSpan span;
+
+    if (!id_json || qmp_value_dict_get(msg, "id")) {
+        return qmp_message_with_id(raw, raw_len, msg, id_json);
+    }
+    /* QEMU adds the id to its reply last; its place in the text is where
+     * QEMU's dictionary order puts a member added last */
+    g_autoptr(QmpValue) with_id = qmp_value_new_dict();
+    guint n = qmp_value_dict_size(msg);
+    for (guint i = 0; i < n; i++) {
+        QmpValue *item;
+        const char *key = qmp_value_dict_nth(msg, i, &item);
+
+        qmp_value_dict_add(with_id, key, qmp_value_ref(item));
+    }
+    qmp_value_dict_add(with_id, "id", qmp_value_new_null());
+    g_autoptr(GArray) order = qmp_value_dict_qemu_order(with_id);
+    guint at = 0;
+    while (g_array_index(order, guint, at) != n) {
+        at++;
+    }
+    const char *sep = pretty ? ",\r\n    " : ", ";
+    GString *out = g_string_sized_new(raw_len + strlen(id_json) + 16);
+    gsize cut;
+
+    if (at > 0) {
+        /* after the member before it */
+        qmp_value_dict_get_span(
+            msg, qmp_value_dict_nth(msg, g_array_index(order, guint, at - 1), NULL), &span);
+        cut = span.value_end;
+        g_string_append_len(out, raw, (gssize)cut);
+        g_string_append_printf(out, "%s\"id\": %s", sep, id_json);
+    } else {
+        /* before the member after it */
+        qmp_value_dict_get_span(msg, qmp_value_dict_nth(msg, g_array_index(order, guint, 1), NULL),
+                                &span);
+        cut = span.key_start;
+        g_string_append_len(out, raw, (gssize)cut);
+        g_string_append_printf(out, "\"id\": %s%s", id_json, sep);
+    }
+    g_string_append_len(out, raw + cut, (gssize)(raw_len - cut));
+    return out;
+}
+
 GString *qmp_message_extend_return(const char *raw, gsize raw_len, const QmpValue *msg,
                                    const QmpValue *items, gboolean pretty)
 {

@@ -43,6 +43,12 @@ GString *qmp_reply_return(const QmpValue *ret, const QmpValue *id, gboolean pret
 
 /* @raw (the text @msg was parsed from) with its "id" member's value
  * replaced by @id_json, the member removed when @id_json is NULL, or the
- * member added first when @msg had none. */
+ * member added first when @msg had none (a request: QEMU reads members in
+ * any order). */
+/* QEMU's reply @raw (parsed as @msg; compact or @pretty) with the id
+ * member a client's request had (@id_json, written for that layout; NULL:
+ * none): where QEMU puts an id, had the request gone to it with one. */
+GString *qmp_reply_with_id(const char *raw, gsize raw_len, const QmpValue *msg, const char *id_json,
+                           gboolean pretty);
 GString *qmp_message_with_id(const char *raw, gsize raw_len, const QmpValue *msg,
                              const char *id_json);

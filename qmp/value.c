@@ -414,5 +414,8 @@ QmpValue *qmp_value_dict_copy_replacing(const QmpValue *dict, const char *key, Q
 
         qmp_value_dict_add(copy, k, qmp_value_ref(strcmp(k, key) == 0 ? value : v));
     }
+    if (!qmp_value_dict_get(dict, key)) {
+        qmp_value_dict_add(copy, key, qmp_value_ref(value));
+    }
     return copy;
 }

@@ -71,7 +71,7 @@ QmpValue *qmp_value_dict_get(const QmpValue *dict, const char *key);
 const char *qmp_value_dict_get_string(const QmpValue *dict, const char *key);
 guint qmp_value_dict_size(const QmpValue *dict);
 /* A new dictionary with @dict's members, in their order, but @key's value
- * replaced by @value (a reference is taken). */
+ * replaced by @value (a reference is taken), or @key added last. */
 QmpValue *qmp_value_dict_copy_replacing(const QmpValue *dict, const char *key, QmpValue *value);
 /* The @i-th member in insertion order. */
 const char *qmp_value_dict_nth(const QmpValue *dict, guint i, QmpValue **item);

@@ -11,6 +11,7 @@ typedef struct {
     GString *out;
     gsize start; /* where this writer's output begins in @out */
     gboolean pretty;
+    gboolean minimal; /* no white space at all */
     gboolean need_comma;
     guint depth;
     const char *replace_key; /* a top-level member written otherwise */
@@ -83,7 +84,7 @@ static void member_prefix(Writer *w, const char *name)
         g_string_append_c(w->out, ',');
         if (w->pretty) {
             newline(w);
-        } else {
+        } else if (!w->minimal) {
             g_string_append_c(w->out, ' ');
         }
     } else {
@@ -94,7 +95,7 @@ static void member_prefix(Writer *w, const char *name)
     }
     if (name) {
         quoted(w, name);
-        g_string_append(w->out, ": ");
+        g_string_append(w->out, w->minimal ? ":" : ": ");
     }
 }
 
@@ -164,7 +165,14 @@ static void write_value(Writer *w, const char *name, const QmpValue *v)
 
 void qmp_json_write(GString *out, const QmpValue *v, gboolean pretty)
 {
-    Writer w = { out, out->len, pretty, FALSE, 0 };
+    Writer w = { out, out->len, pretty, FALSE, FALSE, 0 };
+
+    write_value(&w, NULL, v);
+}
+
+void qmp_json_write_minimal(GString *out, const QmpValue *v)
+{
+    Writer w = { out, out->len, FALSE, TRUE, FALSE, 0 };
 
     write_value(&w, NULL, v);
 }
@@ -172,7 +180,7 @@ void qmp_json_write(GString *out, const QmpValue *v, gboolean pretty)
 void qmp_json_write_replacing(GString *out, const QmpValue *dict, const char *key,
                               const QmpValue *value)
 {
-    Writer w = { out, out->len, FALSE, FALSE, 0, key, value };
+    Writer w = { out, out->len, FALSE, FALSE, FALSE, 0, key, value };
 
     write_value(&w, NULL, dict);
 }
@@ -188,7 +196,7 @@ char *qmp_json_to_string(const QmpValue *v, gboolean pretty)
 char *qmp_json_nested_to_string(const QmpValue *v, gboolean pretty, guint depth)
 {
     GString *out = g_string_new(NULL);
-    Writer w = { out, out->len, pretty, FALSE, depth };
+    Writer w = { out, out->len, pretty, FALSE, FALSE, depth };
 
     write_value(&w, NULL, v);
     return g_string_free(out, FALSE);

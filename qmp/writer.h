@@ -6,6 +6,9 @@
 /* Appends @v to @out in QEMU's layout: ", " and ": " separators, or with
  * @pretty one member per line indented by four; members in QDict order. */
 void qmp_json_write(GString *out, const QmpValue *v, gboolean pretty);
+/* Appends @v in the fewest bytes (no white space), for QEMU to read: it
+ * reads its monitor a byte per system call. */
+void qmp_json_write_minimal(GString *out, const QmpValue *v);
 /* Appends the object @dict as qmp_json_write() does, but with member @key
  * holding @value instead (NULL: without the member). */
 void qmp_json_write_replacing(GString *out, const QmpValue *dict, const char *key,

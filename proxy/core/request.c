@@ -132,7 +132,7 @@ CoreRequest *core_request_new_for_layer(CoreLayer *layer, QmpValue *cmd, CoreSen
     QmpRequest qr;
 
     req->text = g_string_new(NULL);
-    qmp_json_write(req->text, cmd, FALSE);
+    qmp_json_write_minimal(req->text, cmd);
     /* parsed back from its text: what the layers below and the router see
      * is what QEMU will read */
     req->msg = qmp_json_parse(req->text->str, req->text->len);
@@ -307,11 +307,12 @@ gboolean core_request_add_arguments(CoreRequest *req, QmpValue *members)
         if (qmp_value_dict_get(args, key)) {
             return FALSE;
         }
+        /* in as few bytes as the client's own tokens */
         qmp_json_write_string(insert, key);
-        g_string_append(insert, ": ");
-        qmp_json_write(insert, value, FALSE);
+        g_string_append_c(insert, ':');
+        qmp_json_write_minimal(insert, value);
         if (i + 1 < qmp_value_dict_size(members) || qmp_value_dict_size(args)) {
-            g_string_append(insert, ", ");
+            g_string_append_c(insert, ',');
         }
     }
     /* right after the arguments' '{', so that the rest stays as it came */
@@ -390,8 +391,8 @@ static void deliver_reply(CoreRequest *req, CoreReply *reply)
         g_autofree char *json = qmp_json_member_to_string(req->client_id, reply->pretty);
         client_id = reply->pretty ? qmp_monitor_text(json) : g_steal_pointer(&json);
     }
-    GString *text =
-        qmp_message_with_id(reply->text->str, reply->text->len, reply->value, client_id);
+    GString *text = qmp_reply_with_id(reply->text->str, reply->text->len, reply->value, client_id,
+                                      reply->pretty);
     g_string_append(text, "\r\n");
     if (req->caps_check) {
         req->client->ops->caps_checked(req->client, g_steal_pointer(&req->slot), reply->value,

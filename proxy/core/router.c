@@ -1,11 +1,14 @@
 /* router.c - requests to QEMU in fair turns, replies back to them.
  *
- * Every command goes to QEMU under an id the router owns (a counter), so
- * ids from different clients never collide. The reply's text keeps QEMU's
- * bytes; only the id is put back as the client wrote it, serialised the
- * way QEMU would have echoed it (QEMU normalises numbers and key order),
- * or removed when the client sent none (request.c). Events go to the
- * layers, then to every negotiated client, unchanged.
+ * QEMU answers the in-band commands of one monitor strictly in the order
+ * it read them (the QMP spec, "Out-of-band execution"), so they go to QEMU
+ * with no id at all and their replies are matched by order: QEMU reads its
+ * monitor a byte per system call, and every byte costs latency. Only
+ * exec-oob commands, which may overtake, carry an id, the router's own
+ * (the smallest free), so that ids from different clients never collide.
+ * A reply's text keeps QEMU's bytes; the client's id is put back where
+ * QEMU would have put it, written as QEMU would have echoed it (request.c).
+ * Events go to the layers, then to every negotiated client, unchanged.
  *
  * QEMU runs one command at a time. Were every request forwarded at once,
  * an origin pipelining slow commands would put all others behind them;
@@ -25,9 +28,10 @@
 
 struct CoreRouter {
     Core *core;
-    GHashTable *upstream; /* upstream id -> CoreRequest, for commands QEMU has */
-    GQueue turns;         /* of CoreOrigin with commands waiting */
-    guint in_band_upstream;
+    GQueue in_band;  /* of CoreRequest QEMU has, in the order it answers them */
+    GHashTable *oob; /* upstream id -> CoreRequest, for exec-oob QEMU has */
+    GQueue turns;    /* of CoreOrigin with commands waiting */
+    guint sent;      /* commands sent so far: their numbers in the trace */
     /* QEMU's socket keeps only the latest batch of descriptors until a
      * getfd or add-fd takes it: one such command in QEMU at a time, or a
      * client's descriptors could go to another's command */
@@ -42,7 +46,8 @@ CoreRouter *core_router_new(Core *core)
 
     router->core = core;
     router->debug = !g_log_writer_default_would_drop(G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN);
-    router->upstream = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)core_request_unref);
+    router->oob = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify)core_request_unref);
+    g_queue_init(&router->in_band);
     g_queue_init(&router->turns);
     g_queue_init(&router->fd_gate);
     return router;
@@ -55,7 +60,8 @@ void core_router_free(CoreRouter *router)
     }
     g_queue_clear(&router->turns);
     g_queue_clear(&router->fd_gate);
-    g_hash_table_unref(router->upstream);
+    g_queue_clear_full(&router->in_band, (GDestroyNotify)core_request_unref);
+    g_hash_table_unref(router->oob);
     g_free(router);
 }
 
@@ -64,26 +70,33 @@ static guint origin_number(const CoreOrigin *origin)
     return origin ? origin->number : 0;
 }
 
-/* QEMU reads its monitor a byte per system call, some 2 us a byte: the id
- * the router puts in a command is as short as it can be, the smallest one
+/* Sends @req: in-band without an id, exec-oob under the smallest id
  * free, so that it stays a digit or two however long the proxy runs. */
 static void send_request(CoreRouter *router, CoreRequest *req)
 {
     char id_text[16];
+    g_autoptr(GString) text = NULL;
 
-    req->upstream_id = 1;
-    while (g_hash_table_contains(router->upstream, GUINT_TO_POINTER(req->upstream_id))) {
-        req->upstream_id++;
-    }
-    g_hash_table_insert(router->upstream, GUINT_TO_POINTER(req->upstream_id), req);
     req->state = REQ_UPSTREAM;
-    g_snprintf(id_text, sizeof(id_text), "%u", req->upstream_id);
-    if (router->debug) {
-        g_debug("client %u -> QEMU: %s as id %u", origin_number(req->origin), req->command,
-                req->upstream_id);
+    if (req->oob) {
+        guint id = 1;
+
+        while (g_hash_table_contains(router->oob, GUINT_TO_POINTER(id))) {
+            id++;
+        }
+        g_hash_table_insert(router->oob, GUINT_TO_POINTER(id), req);
+        req->upstream_id = id;
+        g_snprintf(id_text, sizeof(id_text), "%u", id);
+        text = qmp_message_with_id(req->text->str, req->text->len, req->msg, id_text);
+    } else {
+        g_queue_push_tail(&router->in_band, req);
+        req->upstream_id = ++router->sent;
+        text = qmp_message_with_id(req->text->str, req->text->len, req->msg, NULL);
     }
-    g_autoptr(GString) text =
-        qmp_message_with_id(req->text->str, req->text->len, req->msg, id_text);
+    if (router->debug) {
+        g_debug("client %u -> QEMU: %s (%s %u)", origin_number(req->origin), req->command,
+                req->oob ? "id" : "in order", req->upstream_id);
+    }
     if (req->traced && core_taps_want(router->core->taps, req->command)) {
         CoreCrossing c = { .dir = CORE_TO_QEMU,
                            .kind = "command",
@@ -107,7 +120,7 @@ static void pump(CoreRouter *router)
 {
     CoreOrigin *o;
 
-    while (router->in_band_upstream < UPSTREAM_WINDOW && (o = g_queue_pop_head(&router->turns))) {
+    while (router->in_band.length < UPSTREAM_WINDOW && (o = g_queue_pop_head(&router->turns))) {
         CoreRequest *head = g_queue_peek_head(&o->waiting);
 
         if (head->takes_fds && router->fd_command_upstream) {
@@ -117,7 +130,6 @@ static void pump(CoreRouter *router)
         }
         router->fd_command_upstream |= head->takes_fds;
         send_request(router, g_queue_pop_head(&o->waiting));
-        router->in_band_upstream++;
         if (g_queue_is_empty(&o->waiting)) {
             o->queued = FALSE;
         } else {
@@ -143,13 +155,15 @@ void core_router_submit(CoreRouter *router, CoreRequest *req)
     pump(router);
 }
 
+/* The command @msg answers: by its id for exec-oob, else the oldest
+ * in-band command QEMU has. */
 static CoreRequest *take_request(CoreRouter *router, QmpValue *msg)
 {
     QmpValue *id = qmp_value_dict_get(msg, "id");
     guint64 key;
 
     if (!id) {
-        return NULL;
+        return g_queue_pop_head(&router->in_band);
     }
     switch (qmp_value_type(id)) {
     case QMP_VALUE_INT:
@@ -164,9 +178,9 @@ static CoreRequest *take_request(CoreRouter *router, QmpValue *msg)
     if (key == 0 || key > G_MAXUINT) {
         return NULL;
     }
-    CoreRequest *req = g_hash_table_lookup(router->upstream, GUINT_TO_POINTER((guint)key));
+    CoreRequest *req = g_hash_table_lookup(router->oob, GUINT_TO_POINTER((guint)key));
     if (req) {
-        g_hash_table_steal(router->upstream, GUINT_TO_POINTER((guint)key));
+        g_hash_table_steal(router->oob, GUINT_TO_POINTER((guint)key));
     }
     return req;
 }
@@ -231,9 +245,6 @@ void core_router_upstream_message(CoreRouter *router, QmpValue *msg, const char 
             }
         }
     }
-    if (!req->oob) {
-        router->in_band_upstream--;
-    }
     if (router->debug) {
         g_debug("client %u: %s answered in %" G_GINT64_FORMAT " us", origin_number(req->origin),
                 req->command, g_get_monotonic_time() - req->received_us);
@@ -276,9 +287,12 @@ guint core_router_log_in_flight(CoreRouter *router)
 {
     GHashTableIter iter;
     CoreRequest *req;
-    guint n = g_hash_table_size(router->upstream);
+    guint n = g_hash_table_size(router->oob) + router->in_band.length;
 
-    g_hash_table_iter_init(&iter, router->upstream);
+    for (GList *l = router->in_band.head; l; l = l->next) {
+        log_request(l->data, "in flight");
+    }
+    g_hash_table_iter_init(&iter, router->oob);
     while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&req)) {
         log_request(req, "in flight");
     }

@@ -261,7 +261,14 @@ static void format_entry(Trace *t, Entry *e)
     }
     if (msg && e->msg_with_client_id && qmp_value_type(msg) == QMP_VALUE_DICT) {
         g_string_append(out, ", \"msg\": ");
-        qmp_json_write_replacing(out, msg, "id", e->id);
+        if (e->id && !qmp_value_dict_get(msg, "id")) {
+            /* an in-band reply: QEMU's has no id, the client's gets one */
+            g_autoptr(QmpValue) with_id = qmp_value_dict_copy_replacing(msg, "id", e->id);
+
+            qmp_json_write(out, with_id, FALSE);
+        } else {
+            qmp_json_write_replacing(out, msg, "id", e->id);
+        }
     } else if (msg) {
         if (msg != t->last_msg) {
             g_string_truncate(t->last_json, 0);

@@ -141,9 +141,9 @@ static void test_upstream_crash_mid_command(void)
     g_autoptr(TestFakeQmp) fake = test_fake_qmp_start(
         up, "send " TEST_FAKE_GREETING "\nrecv\nsend {\"return\": {}}\n"
             /* the proxy learns what devices "QEMU" has: none */
-            "recv\nsend {\"id\": 1, \"return\": [{\"name\": \"type\", \"type\": \"string\"}]}\n"
+            "recv\nsend {\"return\": [{\"name\": \"type\", \"type\": \"string\"}]}\n"
             /* the client's qmp_capabilities, checked by "QEMU" */
-            "recv\nsend {\"id\": 1, \"error\": {\"class\": \"CommandNotFound\", \"desc\": "
+            "recv\nsend {\"error\": {\"class\": \"CommandNotFound\", \"desc\": "
             "\"Capabilities negotiation is already complete, command ignored\"}}\n"
             "recv\nclose");
     g_autoptr(TestProxy) p = test_proxy_start(up, dir, NULL);
@@ -157,8 +157,8 @@ static void test_upstream_crash_mid_command(void)
     g_assert_true(exited_with(p, 0));
     assert_log_has(p, "in flight when QEMU went away: client 1, device_del, id \"del-1\"");
     g_autofree char *seen = test_fake_qmp_received(fake);
-    /* as its tokens: white space between them is not sent on */
-    g_assert_nonnull(strstr(seen, "\"execute\":\"device_del\""));
+    /* as its tokens, without the id: QEMU answers in order */
+    g_assert_nonnull(strstr(seen, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"d1\"}}"));
     test_fake_qmp_free(g_steal_pointer(&fake));
     g_rmdir(dir);
 }
@@ -227,63 +227,114 @@ static void test_socket_mode(void)
     g_assert_cmpuint(socket_mode(p2->listen), ==, 0660);
 }
 
-/* The socket gets its mode from bind() itself: a chmod() by path after
- * it would follow a symbolic link put in its place meanwhile. */
-static void test_socket_mode_without_chmod(void)
+/* The proxy for @q under strace (-e @trace, output in @calls), serving
+ * at @listen with the extra options @opts; NULL if strace is missing. */
+static TestProxy *straced_proxy(TestQemu *q, const char *listen, const char *trace,
+                                const char *calls, const char *const *opts)
 {
     g_autofree char *strace = g_find_program_in_path("strace");
+    g_autofree char *log = g_build_filename(q->dir, "strace.log", NULL);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
 
     if (!strace) {
-        g_test_skip("strace is not installed");
-        return;
+        return NULL;
     }
-    g_autoptr(TestQemu) q = test_qemu_start(NULL);
-    g_autofree char *listen = g_build_filename(q->dir, "proxy.sock", NULL);
-    g_autofree char *calls = g_build_filename(q->dir, "calls", NULL);
-    g_autofree char *log = g_build_filename(q->dir, "strace.log", NULL);
-    const char *argv[] = { strace,
-                           "-f",
-                           "-e",
-                           "trace=chmod,fchmodat,lchown,chown",
-                           "-o",
-                           calls,
-                           test_qmproxy_bin(),
-                           "--upstream",
-                           q->qmp,
-                           "--listen",
-                           listen,
-                           "--socket-mode",
-                           "0660",
-                           NULL };
+    const char *const head[] = {
+        strace,       "-f",   "-e",       trace,  "-s", "4096", "-o", calls, test_qmproxy_bin(),
+        "--upstream", q->qmp, "--listen", listen, NULL
+    };
+    for (guint i = 0; head[i]; i++) {
+        g_ptr_array_add(argv, (char *)head[i]);
+    }
+    for (guint i = 0; opts && opts[i]; i++) {
+        g_ptr_array_add(argv, (char *)opts[i]);
+    }
+    g_ptr_array_add(argv, NULL);
     /* LeakSanitizer cannot run under ptrace: the sanitizer build's other
      * tests look for leaks */
     g_autofree char *asan = g_strdup(g_getenv("ASAN_OPTIONS"));
     g_autofree char *no_leaks =
         g_strconcat(asan ? asan : "", asan ? ":" : "", "detect_leaks=0", NULL);
     g_setenv("ASAN_OPTIONS", no_leaks, TRUE);
-    g_autoptr(TestProxy) p = test_spawn_logged(argv, log);
+    TestProxy *p = test_spawn_logged((const char *const *)argv->pdata, log);
     if (asan) {
         g_setenv("ASAN_OPTIONS", asan, TRUE);
     } else {
         g_unsetenv("ASAN_OPTIONS");
     }
-
     for (guint i = 0; i < 1000 && !g_file_test(listen, G_FILE_TEST_EXISTS); i++) {
         g_usleep(10000);
+    }
+    return p;
+}
+
+/* Stops a straced_proxy(): the proxy is strace's child; it gets the
+ * signal, strace follows it out. Returns what strace saw. */
+static char *straced_stop(TestProxy *p, const char *calls)
+{
+    g_autofree char *children_path = g_strdup_printf("/proc/%d/task/%d/children", p->pid, p->pid);
+    g_autofree char *children = NULL;
+    char *seen = NULL;
+
+    g_assert_true(g_file_get_contents(children_path, &children, NULL, NULL));
+    kill((pid_t)g_ascii_strtoll(children, NULL, 10), SIGTERM);
+    g_assert_true(test_proxy_wait(p, 10000));
+    g_assert_true(g_file_get_contents(calls, &seen, NULL, NULL));
+    return seen;
+}
+
+/* The socket gets its mode from bind() itself: a chmod() by path after
+ * it would follow a symbolic link put in its place meanwhile. */
+static void test_socket_mode_without_chmod(void)
+{
+    g_autoptr(TestQemu) q = test_qemu_start(NULL);
+    g_autofree char *listen = g_build_filename(q->dir, "proxy.sock", NULL);
+    g_autofree char *calls = g_build_filename(q->dir, "calls", NULL);
+    const char *const opts[] = { "--socket-mode", "0660", NULL };
+    g_autoptr(TestProxy) p =
+        straced_proxy(q, listen, "trace=chmod,fchmodat,lchown,chown", calls, opts);
+
+    if (!p) {
+        g_test_skip("strace is not installed");
+        return;
     }
     g_autoptr(TestClient) c = test_client_connect(listen);
     g_free(test_client_handshake(c, NULL));
     g_assert_cmpuint(socket_mode(listen), ==, 0660);
-    /* the proxy is strace's child: it gets the signal, strace follows it out */
-    g_autofree char *children_path = g_strdup_printf("/proc/%d/task/%d/children", p->pid, p->pid);
-    g_autofree char *children = NULL;
-    g_assert_true(g_file_get_contents(children_path, &children, NULL, NULL));
-    kill((pid_t)g_ascii_strtoll(children, NULL, 10), SIGTERM);
-    g_assert_true(test_proxy_wait(p, 10000));
-    g_autofree char *seen = NULL;
-    g_assert_true(g_file_get_contents(calls, &seen, NULL, NULL));
+    g_autofree char *seen = straced_stop(p, calls);
     g_assert_null(strstr(seen, "chmod("));
     g_assert_null(strstr(seen, "fchmodat("));
+}
+
+/* Commands that are ready for QEMU together leave in one sendmsg(), each
+ * without its id and white space: QEMU reads a byte per system call, and
+ * answers in-band commands in order. */
+static void test_commands_leave_together(void)
+{
+    g_autoptr(TestQemu) q = test_qemu_start(NULL);
+    g_autofree char *listen = g_build_filename(q->dir, "proxy.sock", NULL);
+    g_autofree char *calls = g_build_filename(q->dir, "calls", NULL);
+    g_autoptr(TestProxy) p = straced_proxy(q, listen, "trace=sendmsg", calls, NULL);
+
+    if (!p) {
+        g_test_skip("strace is not installed");
+        return;
+    }
+    g_autoptr(TestClient) c = test_client_connect(listen);
+    g_free(test_client_handshake(c, NULL));
+    test_client_send(c, "{ \"execute\": \"query-status\", \"id\": 1 }"
+                        "{\"execute\": \"query-name\"}{\"execute\": \"query-uuid\", \"id\": "
+                        "\"u\"}{\"execute\":\"query-kvm\"}");
+    for (guint i = 0; i < 4; i++) {
+        g_free(test_client_recv_reply(c, NULL));
+    }
+    g_autofree char *seen = straced_stop(p, calls);
+    g_assert_nonnull(strstr(seen,
+                            "[{iov_base=\"{\\\"execute\\\":\\\"query-status\\\"}\", "
+                            "iov_len=26}, {iov_base=\"{\\\"execute\\\":\\\"query-name\\\"}\", "
+                            "iov_len=24}, {iov_base=\"{\\\"execute\\\":\\\"query-uuid\\\"}\", "
+                            "iov_len=24}, {iov_base=\"{\\\"execute\\\":\\\"query-kvm\\\"}\", "
+                            "iov_len=23}], msg_iovlen=4"));
 }
 
 /* At exit the proxy removes its socket file, and only its own: what
@@ -442,6 +493,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lifecycle/stale-socket-replaced", test_stale_socket_replaced);
     g_test_add_func("/security/socket-mode", test_socket_mode);
     g_test_add_func("/security/socket-mode-without-chmod", test_socket_mode_without_chmod);
+    g_test_add_func("/lifecycle/commands-leave-together", test_commands_leave_together);
     g_test_add_func("/security/leaves-what-is-not-its-socket", test_leaves_what_is_not_its_socket);
     g_test_add_func("/security/allow-uid", test_allow_uid);
     g_test_add_func("/security/max-clients", test_max_clients);

@@ -266,7 +266,7 @@ static void release(Rig *r)
 /* ---- the router ---- */
 
 /* Whatever JSON the client's id is, it comes back as sent (as QEMU
- * would write it); QEMU sees only the router's ids. */
+ * would write it); QEMU sees none, nor any white space. */
 static void test_router_ids(void)
 {
     Rig r;
@@ -286,12 +286,10 @@ static void test_router_ids(void)
     g_assert_cmpstr(none, ==, "{\"return\": {}}");
     g_autoptr(GPtrArray) seen = test_fake_qmp_requests(r.fake, "x-any");
     g_assert_cmpuint(seen->len, ==, G_N_ELEMENTS(ids) + 1);
+    /* QEMU answers in-band commands in order: they reach it with no id,
+     * and without the client's white space */
     for (guint i = 0; i < seen->len; i++) {
-        const char *text = g_ptr_array_index(seen, i);
-        g_autofree char *id = test_json_member(text, strlen(text), "id");
-
-        g_assert_nonnull(id);
-        g_assert_true(g_ascii_isdigit(id[0]) && strlen(id) <= 2);
+        g_assert_cmpstr(g_ptr_array_index(seen, i), ==, "{\"execute\":\"x-any\"}");
     }
     rig_stop(&r);
 }
@@ -425,7 +423,7 @@ static void test_layer_rewrite_answer_hold(void)
     g_assert_cmpstr(rw, ==, "{\"return\": {}, \"id\": \"r\"}");
     g_autoptr(GPtrArray) sent = test_fake_qmp_requests(r.fake, "x-rewrite");
     g_assert_cmpuint(sent->len, ==, 1);
-    g_assert_nonnull(strstr(g_ptr_array_index(sent, 0), "{\"added\": 7, \"n\":1e2}"));
+    g_assert_nonnull(strstr(g_ptr_array_index(sent, 0), "{\"added\":7,\"n\":1e2}"));
     /* answered by the layer: QEMU never sees it */
     g_autofree char *local = test_client_cmd(c, "{\"execute\": \"x-local\", \"id\": 5}");
     g_assert_cmpstr(local, ==, "{\"return\": {\"local\": true}, \"id\": 5}");
@@ -495,8 +493,8 @@ static void test_placement_scsi(void)
     }
     g_autofree char *a0 = device_add_args(&r, 0);
     g_autofree char *a1 = device_add_args(&r, 1);
-    g_assert_true(g_str_has_prefix(a0, "{\"scsi-id\": 0, \"lun\": 0, \"driver\":\"scsi-hd\""));
-    g_assert_true(g_str_has_prefix(a1, "{\"scsi-id\": 0, \"lun\": 1, "));
+    g_assert_true(g_str_has_prefix(a0, "{\"scsi-id\":0,\"lun\":0,\"driver\":\"scsi-hd\""));
+    g_assert_true(g_str_has_prefix(a1, "{\"scsi-id\":0,\"lun\":1,"));
     /* refused by QEMU: lun 2 was never used */
     g_mutex_lock(&r.qemu.lock);
     r.qemu.refuse = g_strdup("device_add");
@@ -508,13 +506,13 @@ static void test_placement_scsi(void)
     g_autofree char *cmd3 = scsi_add(3);
     g_autofree char *ok3 = test_client_cmd(c, cmd3);
     g_autofree char *a3 = device_add_args(&r, 3);
-    g_assert_true(g_str_has_prefix(a3, "{\"scsi-id\": 0, \"lun\": 2, "));
+    g_assert_true(g_str_has_prefix(a3, "{\"scsi-id\":0,\"lun\":2,"));
     /* d0 gone: lun 0 is the lowest free again */
     deleted(&r, "d0");
     g_autofree char *cmd4 = scsi_add(4);
     g_autofree char *ok4 = test_client_cmd(c, cmd4);
     g_autofree char *a4 = device_add_args(&r, 4);
-    g_assert_true(g_str_has_prefix(a4, "{\"scsi-id\": 0, \"lun\": 0, "));
+    g_assert_true(g_str_has_prefix(a4, "{\"scsi-id\":0,\"lun\":0,"));
     rig_stop(&r);
 }
 
