@@ -215,50 +215,6 @@ void core_layer_started(CoreLayer *layer)
     start_next_layer(core);
 }
 
-static GString *make_greeting(Core *core)
-{
-    CoreUpstream *up = core->up;
-    const GString *raw = core_upstream_greeting(up);
-    GString *out = g_string_new(raw->str);
-    QmpSpan qmp, caps;
-
-    if (core->capabilities->len == 0 ||
-        !qmp_value_dict_get_span(core_upstream_greeting_value(up), "QMP", &qmp)) {
-        return out;
-    }
-    /* members are located one level deep: parse the inner object alone */
-    g_autoptr(QmpValue) inner =
-        qmp_json_parse(raw->str + qmp.value_start, qmp.value_end - qmp.value_start);
-    QmpValue *list = inner && qmp_value_type(inner) == QMP_VALUE_DICT
-                         ? qmp_value_dict_get(inner, "capabilities")
-                         : NULL;
-    if (!list || qmp_value_type(list) != QMP_VALUE_LIST ||
-        !qmp_value_dict_get_span(inner, "capabilities", &caps)) {
-        return out;
-    }
-    const char *open = raw->str + qmp.value_start + caps.value_start; /* '[' */
-    gsize at = qmp.value_start + caps.value_end - 1;                  /* ']' */
-    gsize lead = strspn(open + 1, " \r\n");
-    g_autoptr(GString) insert = g_string_new(NULL);
-    gboolean first = qmp_value_list_length(list) == 0;
-    if (!first) {
-        while (at > 0 && strchr(" \r\n", raw->str[at - 1])) {
-            at--;
-        }
-    }
-    for (guint i = 0; i < core->capabilities->len; i++) {
-        if (!first) {
-            /* after the last item, separated as QEMU separates items */
-            g_string_append_c(insert, ',');
-            g_string_append_len(insert, lead ? open + 1 : " ", lead ? (gssize)lead : 1);
-        }
-        qmp_json_write_string(insert, g_ptr_array_index(core->capabilities, i));
-        first = FALSE;
-    }
-    g_string_insert(out, (gssize)at, insert->str);
-    return out;
-}
-
 static void on_upstream_ready(CoreUpstream *up, const char *error, gpointer user_data)
 {
     Core *core = user_data;
@@ -275,7 +231,10 @@ static void on_upstream_ready(CoreUpstream *up, const char *error, gpointer user
                            .msg = core_upstream_greeting_value(up) };
         core_taps_show(core->taps, &c);
     }
-    core->greeting = make_greeting(core);
+    /* QEMU's, byte for byte: the QMP spec asks downstream not to offer
+     * capabilities of its own, and strict clients refuse unknown ones;
+     * the layers' are enabled by name (core_layer_add_capability()) */
+    core->greeting = g_string_new(core_upstream_greeting(up)->str);
     g_message("connected to QEMU at %s%s", core->upstream_path,
               core_upstream_offers(up, "oob") ? " (oob enabled)" : "");
     /* clients wait in the backlog until the layers know what QEMU has */

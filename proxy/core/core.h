@@ -121,8 +121,9 @@ typedef void (*CoreCommandFunc)(gpointer layer, CoreRequest *req);
 void core_layer_add_command(CoreLayer *layer, const char *name, CoreCommandFunc func);
 /* Whether some layer answers command @name. */
 gboolean core_has_command(Core *core, const char *name);
-/* A capability the layer adds (a downstream name): clients may enable
- * it with qmp_capabilities; events sent for it go only to them. */
+/* A capability the layer adds (a downstream name): not offered in the
+ * greeting, which stays QEMU's, but clients may enable it by name with
+ * qmp_capabilities; events sent for it go only to them. */
 void core_layer_add_capability(CoreLayer *layer, const char *name);
 
 /* QEMU's answer to a layer's command: the reply, or NULL when none will

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 /* The capability a client enables to get the manager's events. */
-#define MANAGER_CAPABILITY "__org.qmproxy_device-manager"
+#define MANAGER_CAPABILITY (qmproxy_qmpcapability_names[QMPROXY_QMPCAPABILITY_DEVICE_MANAGER])
 
 /* The longest device id (schema/qmproxy.json): "drive-ID" is a QEMU
  * block node name, which QEMU holds in 32 bytes. */
