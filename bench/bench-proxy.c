@@ -1,7 +1,8 @@
 /* bench-proxy.c - what qmproxy costs compared with talking to QEMU
- * directly: round-trip latency and throughput against a real QEMU, the
- * proxy's own CPU per forwarded message against a fake upstream that
- * answers at once, and its memory when idle and per client.
+ * directly and through socat: round-trip latency in the bytes real
+ * clients write, Kata's hot-plug steps and throughput against a real
+ * QEMU, the proxy's own CPU per forwarded message against a fake upstream
+ * that answers at once, and its memory when idle and per client.
  *
  * Run on demand, not as a meson test: ./build/bench/bench-proxy [--quick].
  * Every figure is measured on this machine in this run; those with a
@@ -36,10 +37,6 @@ static gboolean parse_options(MeasureConfig *cfg, int *argc, char ***argv, GErro
 {
     g_autofree char *only = NULL;
     GOptionEntry entries[] = {
-        { "iterations", 'n', 0, G_OPTION_ARG_INT, &cfg->iterations,
-          "Timed round-trip pairs for the latency figure (default 2000)", "N" },
-        { "warmup", 0, 0, G_OPTION_ARG_INT, &cfg->warmup,
-          "Untimed round-trip pairs before them (default 200)", "N" },
         { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &cfg->duration,
           "Seconds per throughput run (default 3)", "SECONDS" },
         { "depth", 0, 0, G_OPTION_ARG_INT, &cfg->depth,
@@ -53,7 +50,8 @@ static gboolean parse_options(MeasureConfig *cfg, int *argc, char ***argv, GErro
         { "quick", 'q', 0, G_OPTION_ARG_NONE, &cfg->quick,
           "Small counts: a smoke run of a few seconds", NULL },
         { "only", 0, 0, G_OPTION_ARG_STRING, &only,
-          "Run only these parts (comma-separated): latency, throughput, cpu, memory, trace",
+          "Run only these parts (comma-separated): latency, kata, throughput, cpu, memory, "
+          "trace",
           "LIST" },
         { NULL },
     };
@@ -73,27 +71,21 @@ static gboolean parse_options(MeasureConfig *cfg, int *argc, char ***argv, GErro
         return FALSE;
     }
     /* -1: not given; --quick changes only the defaults */
-    if (cfg->iterations < 0) {
-        cfg->iterations = cfg->quick ? 200 : 2000;
-    }
-    if (cfg->warmup < 0) {
-        cfg->warmup = cfg->quick ? 20 : 200;
-    }
     if (cfg->duration < 0) {
         cfg->duration = cfg->quick ? 0.3 : 3.0;
     }
     if (cfg->cpu_commands < 0) {
         cfg->cpu_commands = cfg->quick ? 20000 : 200000;
     }
-    if (cfg->iterations < 1 || cfg->warmup < 0 || cfg->duration <= 0 || cfg->duration > 60 ||
-        cfg->depth < 1 || cfg->depth > 64 || cfg->cpu_commands < 1 || cfg->cpu_clients < 1 ||
-        cfg->cpu_clients > 200 || cfg->mem_clients < 1 || cfg->mem_clients > 200) {
+    if (cfg->duration <= 0 || cfg->duration > 60 || cfg->depth < 1 || cfg->depth > 64 ||
+        cfg->cpu_commands < 1 || cfg->cpu_clients < 1 || cfg->cpu_clients > 200 ||
+        cfg->mem_clients < 1 || cfg->mem_clients > 200) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "a count is out of range (depth 1-64, clients 1-200, duration up to 60 s)");
         return FALSE;
     }
     if (!only) {
-        cfg->latency = cfg->throughput = cfg->cpu = cfg->memory = cfg->trace = TRUE;
+        cfg->latency = cfg->kata = cfg->throughput = cfg->cpu = cfg->memory = cfg->trace = TRUE;
         return TRUE;
     }
     g_auto(GStrv) parts = g_strsplit(only, ",", -1);
@@ -102,6 +94,8 @@ static gboolean parse_options(MeasureConfig *cfg, int *argc, char ***argv, GErro
 
         if (strcmp(part, "latency") == 0) {
             cfg->latency = TRUE;
+        } else if (strcmp(part, "kata") == 0) {
+            cfg->kata = TRUE;
         } else if (strcmp(part, "throughput") == 0) {
             cfg->throughput = TRUE;
         } else if (strcmp(part, "cpu") == 0) {
@@ -112,7 +106,8 @@ static gboolean parse_options(MeasureConfig *cfg, int *argc, char ***argv, GErro
             cfg->trace = TRUE;
         } else {
             g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                        "--only: unknown part '%s' (latency, throughput, cpu, memory, trace)",
+                        "--only: unknown part '%s' (latency, kata, throughput, cpu, memory, "
+                        "trace)",
                         part);
             return FALSE;
         }
@@ -130,15 +125,12 @@ int main(int argc, char **argv)
     g_autofree char *qemu = NULL;
     g_autofree char *mon_b = NULL;
     g_autofree char *mon_c = NULL;
+    g_autofree char *mon_d = NULL;
     gint64 started = g_get_monotonic_time();
 
-    m->cfg = (MeasureConfig){ .iterations = -1,
-                              .warmup = -1,
-                              .depth = 8,
-                              .duration = -1,
-                              .cpu_commands = -1,
-                              .cpu_clients = 8,
-                              .mem_clients = 100 };
+    m->cfg = (MeasureConfig){
+        .depth = 8, .duration = -1, .cpu_commands = -1, .cpu_clients = 8, .mem_clients = 100
+    };
     if (!parse_options(&m->cfg, &argc, &argv, &error)) {
         g_printerr("bench-proxy: %s (see --help)\n", error->message);
         return 2;
@@ -168,20 +160,27 @@ int main(int argc, char **argv)
                 "noisy\n");
     }
 
-    gboolean need_qemu = m->cfg.latency || m->cfg.throughput || m->cfg.memory || m->cfg.trace;
+    gboolean need_qemu =
+        m->cfg.latency || m->cfg.kata || m->cfg.throughput || m->cfg.memory || m->cfg.trace;
     if (have_qemu && need_qemu) {
-        /* three monitors: A for the direct client, B behind the proxy under
-         * load, C behind a fresh proxy for memory */
+        /* four monitors: A for the direct client, B behind the proxy, C
+         * behind a fresh proxy for memory, D behind socat; a SCSI
+         * controller for Kata's steps */
         mon_b = g_build_filename(m->dir, "qmp-b.sock", NULL);
         mon_c = g_build_filename(m->dir, "qmp-c.sock", NULL);
+        mon_d = g_build_filename(m->dir, "qmp-d.sock", NULL);
         g_autofree char *arg_b = g_strdup_printf("unix:%s,server=on,wait=off", mon_b);
         g_autofree char *arg_c = g_strdup_printf("unix:%s,server=on,wait=off", mon_c);
-        const char *const extra[] = { "-qmp", arg_b, "-qmp", arg_c, NULL };
+        g_autofree char *arg_d = g_strdup_printf("unix:%s,server=on,wait=off", mon_d);
+        const char *const extra[] = { "-qmp", arg_b, "-qmp",    arg_c,
+                                      "-qmp", arg_d, "-device", "virtio-scsi-pci,id=scsi0",
+                                      NULL };
 
         q = test_qemu_start(extra);
         bench_signals_add_child(q->pid);
-        if (!wait_for_file(mon_b, 20000) || !wait_for_file(mon_c, 20000)) {
-            g_printerr("bench-proxy: QEMU did not create its second and third QMP sockets\n");
+        if (!wait_for_file(mon_b, 20000) || !wait_for_file(mon_c, 20000) ||
+            !wait_for_file(mon_d, 20000)) {
+            g_printerr("bench-proxy: QEMU did not create its other QMP sockets\n");
             m->failed = TRUE;
             g_clear_pointer(&q, test_qemu_free);
         }
@@ -190,7 +189,13 @@ int main(int argc, char **argv)
     if (m->cfg.memory && !bench_signals_stop_requested() && (q || !have_qemu)) {
         measure_memory(m, q ? mon_c : NULL);
     }
-    if ((m->cfg.latency || m->cfg.throughput) && !bench_signals_stop_requested() && q) {
+    if (m->cfg.latency && !bench_signals_stop_requested() && q) {
+        measure_shapes(m, q->qmp, mon_b, mon_d);
+    }
+    if (m->cfg.kata && !bench_signals_stop_requested() && q) {
+        measure_kata(m, q->qmp, mon_b);
+    }
+    if (m->cfg.throughput && !bench_signals_stop_requested() && q) {
         measure_qemu(m, q->qmp, mon_b);
     }
     if (m->cfg.cpu && !bench_signals_stop_requested()) {
@@ -205,8 +210,8 @@ int main(int argc, char **argv)
         g_clear_pointer(&q, test_qemu_free);
     }
     bench_summary_print(summary);
-    if (!have_qemu && (m->cfg.latency || m->cfg.throughput)) {
-        g_print("SKIP latency and throughput: " QEMU_BIN " is not in PATH "
+    if (!have_qemu && (m->cfg.latency || m->cfg.kata || m->cfg.throughput)) {
+        g_print("SKIP latency, Kata's steps and throughput: " QEMU_BIN " is not in PATH "
                 "(apt-get install qemu-system-x86)\n");
     }
     if (bench_summary_anomalies(summary)) {
@@ -224,5 +229,5 @@ int main(int argc, char **argv)
     if (bench_signals_stop_requested() || m->failed || bench_summary_has_errors(summary)) {
         return 1;
     }
-    return !have_qemu && (m->cfg.latency || m->cfg.throughput) ? 77 : 0;
+    return !have_qemu && (m->cfg.latency || m->cfg.kata || m->cfg.throughput) ? 77 : 0;
 }

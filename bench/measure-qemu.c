@@ -1,5 +1,5 @@
-/* measure-qemu.c - latency and throughput through a real QEMU, direct
- * and via the proxy (measure.h). */
+/* measure-qemu.c - throughput through a real QEMU, direct and via the
+ * proxy (measure.h). */
 #include "measure.h"
 
 #include "lib/conn.h"
@@ -8,68 +8,6 @@
 #include "lib/qmp.h"
 #include "lib/signals.h"
 #include "lib/stats.h"
-
-/* @v holds nanoseconds; the tables show microseconds. */
-static double percentile_us(const gint64 *v, guint n, guint pct)
-{
-    return bench_stats_percentile(v, n, pct) / 1000.0;
-}
-
-static void print_latency_row(const char *path, gint64 *v, guint n)
-{
-    bench_stats_sort(v, n);
-    g_print("  %-8s %6u %9.1f %9.1f %9.1f %9.1f %9.1f\n", path, n, v[0] / 1000.0,
-            percentile_us(v, n, 50), percentile_us(v, n, 90), percentile_us(v, n, 99),
-            v[n - 1] / 1000.0);
-}
-
-static void latency(Measure *m, BenchConn *direct, BenchConn *proxied)
-{
-    guint n = (guint)m->cfg.iterations;
-    g_autofree gint64 *d = g_new(gint64, n);
-    g_autofree gint64 *p = g_new(gint64, n);
-    g_autoptr(GError) error = NULL;
-    gint64 scratch;
-
-    g_print("\n== latency: query-status round trip, same QEMU, direct and via proxy ==\n");
-    g_print("  %u warm-up pairs, then %u timed pairs; the order within a pair alternates\n",
-            m->cfg.warmup, n);
-    for (guint i = 0; i < (guint)m->cfg.warmup; i++) {
-        if (!bench_conn_round_trip(direct, &scratch, &error) ||
-            !bench_conn_round_trip(proxied, &scratch, &error)) {
-            goto fail;
-        }
-    }
-    for (guint i = 0; i < n; i++) {
-        /* alternate who goes first so neither path always follows the other */
-        BenchConn *first = i % 2 ? proxied : direct;
-        BenchConn *second = i % 2 ? direct : proxied;
-        gint64 *first_v = i % 2 ? p : d;
-        gint64 *second_v = i % 2 ? d : p;
-
-        if (!bench_conn_round_trip(first, &first_v[i], &error) ||
-            !bench_conn_round_trip(second, &second_v[i], &error)) {
-            goto fail;
-        }
-    }
-    g_print("  %-8s %6s %9s %9s %9s %9s %9s   (microseconds)\n", "path", "n", "min", "p50", "p90",
-            "p99", "max");
-    print_latency_row("direct", d, n);
-    print_latency_row("proxy", p, n);
-    double d50 = percentile_us(d, n, 50), p50 = percentile_us(p, n, 50);
-    g_print("  p50 ratio proxy/direct: %.3f (the proxy adds %.1f us at the median)\n", p50 / d50,
-            p50 - d50);
-    bench_summary_add(m->summary, "latency p50 direct", d50, 1, "us", -1);
-    bench_summary_add(m->summary, "latency p50 via proxy", p50, 1, "us", -1);
-    bench_summary_add(m->summary, "latency p99 direct", percentile_us(d, n, 99), 1, "us", -1);
-    bench_summary_add(m->summary, "latency p99 via proxy", percentile_us(p, n, 99), 1, "us", -1);
-    bench_summary_add(m->summary, "latency p50 ratio proxy/direct", p50 / d50, 2, "x", 1.02);
-    return;
-
-fail:
-    g_print("  FAILED: %s\n", error->message);
-    bench_summary_error(m->summary, "latency p50 ratio proxy/direct", error->message);
-}
 
 typedef struct {
     const char *path;
@@ -164,7 +102,7 @@ static void throughput(Measure *m, BenchConn *direct, const char *proxy_path)
     }
 }
 
-/* Latency and throughput share one QEMU, one proxy and one direct client. */
+/* One proxy and one direct client. */
 void measure_qemu(Measure *m, const char *direct_monitor, const char *proxy_monitor)
 {
     g_autoptr(GError) error = NULL;
@@ -180,14 +118,11 @@ void measure_qemu(Measure *m, const char *direct_monitor, const char *proxy_moni
     }
     if (error) {
         g_print("\nFAILED to set up the QEMU measurements: %s\n", error->message);
-        bench_summary_error(m->summary, "latency and throughput", error->message);
+        bench_summary_error(m->summary, "throughput", error->message);
         bench_proxy_stop(m->summary, "qemu", p);
         return;
     }
-    if (m->cfg.latency && !bench_signals_stop_requested()) {
-        latency(m, direct, proxied);
-    }
-    if (m->cfg.throughput && !bench_signals_stop_requested()) {
+    if (!bench_signals_stop_requested()) {
         throughput(m, direct, p->listen);
     }
     g_clear_pointer(&proxied, bench_conn_free);

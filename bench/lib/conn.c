@@ -244,23 +244,66 @@ GPtrArray *bench_conn_open_many(const char *path, guint n, GError **error)
     return g_steal_pointer(&conns);
 }
 
-gboolean bench_conn_round_trip(BenchConn *c, gint64 *ns, GError **error)
+gboolean bench_conn_exchange(BenchConn *c, const char *bytes, gsize len, gint64 *ns,
+                             GPtrArray *events, GError **error)
 {
     struct timespec t0, t1;
     const char *line;
-    gsize len;
-    BenchLine kind;
+    gsize line_len;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (!conn_send_all(c, BENCH_QMP_QUERY_STATUS, error) ||
-        !conn_next_reply(c, &line, &len, &kind, error)) {
+    g_string_append_len(c->out, bytes, (gssize)len);
+    if (!bench_conn_flush(c)) {
+        g_set_error(error, BENCH_ERROR, 0, "send: %s", g_strerror(errno));
         return FALSE;
     }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (kind != BENCH_LINE_OK) {
-        g_set_error(error, BENCH_ERROR, 0, "query-status failed: %.*s", (int)MIN(len, 200), line);
-        return FALSE;
+    for (;;) {
+        if (!conn_next_line(c, &line, &line_len, error)) {
+            return FALSE;
+        }
+        BenchLine kind = bench_conn_classify(line, line_len);
+
+        if (kind != BENCH_LINE_EVENT) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (kind != BENCH_LINE_OK) {
+                g_set_error(error, BENCH_ERROR, 0, "%.*s refused: %.*s", (int)MIN(len, 60), bytes,
+                            (int)MIN(line_len, 200), line);
+                return FALSE;
+            }
+            break;
+        }
+        if (events) {
+            g_ptr_array_add(events, g_strndup(line, line_len));
+        }
     }
     *ns = (t1.tv_sec - t0.tv_sec) * G_GINT64_CONSTANT(1000000000) + (t1.tv_nsec - t0.tv_nsec);
     return TRUE;
+}
+
+gboolean bench_conn_wait_event(BenchConn *c, const char *needle, GPtrArray *events, GError **error)
+{
+    const char *line;
+    gsize len;
+
+    for (guint i = 0; events && i < events->len; i++) {
+        if (strstr(g_ptr_array_index(events, i), needle)) {
+            g_ptr_array_remove_index(events, i);
+            return TRUE;
+        }
+    }
+    for (;;) {
+        if (!conn_next_line(c, &line, &len, error)) {
+            g_prefix_error(error, "waiting for %s: ", needle);
+            return FALSE;
+        }
+        if (g_strstr_len(line, (gssize)len, needle)) {
+            return TRUE;
+        }
+    }
+}
+
+gboolean bench_conn_round_trip(BenchConn *c, gint64 *ns, GError **error)
+{
+    return bench_conn_exchange(c, BENCH_QMP_QUERY_STATUS, strlen(BENCH_QMP_QUERY_STATUS), ns, NULL,
+                               error);
 }

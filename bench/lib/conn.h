@@ -39,5 +39,13 @@ BenchLine bench_conn_classify(const char *line, gsize len);
 /* Sends what is queued in @c->out without waiting; what the socket will
  * not take yet stays queued. FALSE when it failed (errno says why). */
 gboolean bench_conn_flush(BenchConn *c);
+/* Sends @bytes as they are and waits for the reply: the nanoseconds in
+ * between; events that came first go to @events (may be NULL). A reply
+ * that is an error fails. */
+gboolean bench_conn_exchange(BenchConn *c, const char *bytes, gsize len, gint64 *ns,
+                             GPtrArray *events, GError **error);
+/* Waits for a line holding @needle, looking first among @events (taking
+ * the one found out of it). */
+gboolean bench_conn_wait_event(BenchConn *c, const char *needle, GPtrArray *events, GError **error);
 /* One timed query-status, in nanoseconds. */
 gboolean bench_conn_round_trip(BenchConn *c, gint64 *ns, GError **error);

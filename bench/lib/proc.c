@@ -92,3 +92,41 @@ double bench_proc_load_average(void)
     }
     return g_ascii_strtod(text, NULL);
 }
+
+/* The CPU time of @pid's threads, from their schedstat (nanoseconds,
+ * where stat counts ticks of 10 ms). */
+static guint64 task_ns(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/task", (int)pid);
+    g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
+    const char *name;
+    guint64 ns = 0;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *stat = g_build_filename(path, name, "schedstat", NULL);
+        g_autofree char *text = NULL;
+
+        if (g_file_get_contents(stat, &text, NULL, NULL)) {
+            ns += g_ascii_strtoull(text, NULL, 10);
+        }
+    }
+    return ns;
+}
+
+guint64 bench_proc_cpu_ns_with_children(GPid pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/task/%d/children", (int)pid, (int)pid);
+    g_autofree char *children = NULL;
+    guint64 ns = task_ns(pid);
+
+    if (g_file_get_contents(path, &children, NULL, NULL)) {
+        g_auto(GStrv) pids = g_strsplit(g_strstrip(children), " ", -1);
+
+        for (guint i = 0; pids[i]; i++) {
+            if (*pids[i]) {
+                ns += bench_proc_cpu_ns_with_children((GPid)g_ascii_strtoll(pids[i], NULL, 10));
+            }
+        }
+    }
+    return ns;
+}
