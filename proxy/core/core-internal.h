@@ -116,6 +116,7 @@ typedef enum {
     REQ_TAKEN,    /* a layer answers it */
     REQ_WAITING,  /* past the stack, waiting for its turn to QEMU */
     REQ_UPSTREAM, /* sent to QEMU, waiting for the reply */
+    REQ_DEFERRED, /* answered, the reply held by a layer (core_reply_defer()) */
     REQ_DONE,     /* answered (or dropped) */
 } CoreRequestState;
 
@@ -177,13 +178,16 @@ struct CoreRequest {
     GArray *on_reply; /* of CoreReplyHook, in the order added */
     CoreDone done;    /* a layer's: gets the reply */
     gpointer done_data;
-    guint upstream_id; /* the id it went to QEMU under; 0 until sent */
+    guint upstream_id;        /* the id it went to QEMU under; 0 until sent */
+    QmpValue *deferred_value; /* REQ_DEFERRED: the reply held */
+    GString *deferred_text;
 };
 
 struct CoreReply {
     QmpValue *value; /* NULL: none will come */
     GString *text;   /* QEMU's text of it, as the client is to get it */
     gboolean pretty;
+    gboolean deferred; /* a hook deferred it (core_reply_defer()) */
 };
 
 struct CoreLayer {

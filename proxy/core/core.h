@@ -163,12 +163,30 @@ typedef void (*CoreReplyFunc)(gpointer data, CoreReply *reply);
 void core_request_on_reply(CoreRequest *req, CoreReplyFunc func, gpointer data);
 /* A held request goes on down. */
 void core_request_resume(CoreRequest *req);
+/* Whether it has gone to QEMU (and may have been answered). */
+gboolean core_request_is_sent(const CoreRequest *req);
+/* Sets @members (a dictionary, taken) in the arguments: their values
+ * replaced where the request has them, added first otherwise; what else
+ * the client wrote stays byte for byte. FALSE (nothing changed) while
+ * QEMU has the request or once it is answered (but a deferred one may be
+ * changed), or without arguments. */
+gboolean core_request_set_arguments(CoreRequest *req, QmpValue *members);
+/* A reply deferred (core_reply_defer()) is dropped and the request, as
+ * changed since, goes to QEMU again; the hooks of the layers above still
+ * wait (the deferring layer adds its own again to see the next reply). */
+void core_request_resend(CoreRequest *req);
+/* A reply deferred goes on up as it came. */
+void core_request_complete(CoreRequest *req);
 /* Answers a taken request: its return (taken), or an error. */
 void core_request_return(CoreRequest *req, QmpValue *ret);
 void core_request_error(CoreRequest *req, const char *klass, const char *desc);
 
 /* The reply, or NULL when none will come. */
 QmpValue *core_reply_value(const CoreReply *reply);
+/* From a CoreReplyFunc: the reply goes no further for now, neither to
+ * the layers above nor to the client; the layer later resends the request
+ * or completes it. FALSE (nothing deferred) for a reply that never came. */
+gboolean core_reply_defer(CoreReply *reply);
 /* A reply returning a list gets @items appended, laid out as QEMU lays
  * a list out. */
 void core_reply_extend_return(CoreReply *reply, const QmpValue *items);

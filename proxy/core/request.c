@@ -52,8 +52,17 @@ static void settle_unanswered(CoreRequest *req)
     }
 }
 
+static void drop_deferred(CoreRequest *req)
+{
+    g_clear_pointer(&req->deferred_value, qmp_value_unref);
+    if (req->deferred_text) {
+        g_string_free(g_steal_pointer(&req->deferred_text), TRUE);
+    }
+}
+
 static void request_free(CoreRequest *req)
 {
+    drop_deferred(req);
     if (req->state != REQ_DONE) {
         req->state = REQ_DONE;
         settle_unanswered(req);
@@ -294,31 +303,83 @@ gboolean core_request_add_arguments(CoreRequest *req, QmpValue *members)
 {
     g_autoptr(QmpValue) owned = members;
     QmpValue *args = core_request_arguments(req);
-    QmpSpan span;
 
-    if (!args || !qmp_value_dict_get_span(req->msg, "arguments", &span)) {
+    for (guint i = 0; args && i < qmp_value_dict_size(members); i++) {
+        if (qmp_value_dict_get(args, qmp_value_dict_nth(members, i, NULL))) {
+            return FALSE;
+        }
+    }
+    return core_request_set_arguments(req, g_steal_pointer(&owned));
+}
+
+typedef struct {
+    gsize start, end; /* the bytes replaced, in the request's text */
+    GString *with;
+} Edit;
+
+static gint edit_later_first(gconstpointer a, gconstpointer b)
+{
+    const Edit *x = a, *y = b;
+
+    return x->start < y->start ? 1 : x->start > y->start ? -1 : 0;
+}
+
+gboolean core_request_set_arguments(CoreRequest *req, QmpValue *members)
+{
+    g_autoptr(QmpValue) owned = members;
+    QmpValue *args = core_request_arguments(req);
+    QmpSpan span, member;
+
+    /* (a deferred one is the layer's again until it resends it) */
+    if (req->state == REQ_UPSTREAM || req->state == REQ_DONE || !args ||
+        !qmp_value_dict_get_span(req->msg, "arguments", &span)) {
         return FALSE;
     }
-    g_autoptr(GString) insert = g_string_new(NULL);
+    /* the arguments parsed on their own: spans of their members */
+    g_autoptr(QmpValue) inner =
+        qmp_json_parse(req->text->str + span.value_start, span.value_end - span.value_start);
+    g_autoptr(GArray) edits = g_array_new(FALSE, FALSE, sizeof(Edit));
+    Edit added = { span.value_start + 1, span.value_start + 1, g_string_new(NULL) };
+    guint n_added = 0;
+
+    g_assert(inner);
     for (guint i = 0; i < qmp_value_dict_size(members); i++) {
         QmpValue *value;
         const char *key = qmp_value_dict_nth(members, i, &value);
 
-        if (qmp_value_dict_get(args, key)) {
-            return FALSE;
+        if (qmp_value_dict_get_span(inner, key, &member)) {
+            Edit e = { span.value_start + member.value_start, span.value_start + member.value_end,
+                       g_string_new(NULL) };
+
+            qmp_json_write_minimal(e.with, value);
+            g_array_append_val(edits, e);
+            continue;
         }
-        /* in as few bytes as the client's own tokens */
-        qmp_json_write_string(insert, key);
-        g_string_append_c(insert, ':');
-        qmp_json_write_minimal(insert, value);
-        if (i + 1 < qmp_value_dict_size(members) || qmp_value_dict_size(args)) {
-            g_string_append_c(insert, ',');
-        }
+        /* right after the arguments' '{', in as few bytes as the client's
+         * own tokens */
+        g_string_append(added.with, n_added++ ? "," : "");
+        qmp_json_write_string(added.with, key);
+        g_string_append_c(added.with, ':');
+        qmp_json_write_minimal(added.with, value);
     }
-    /* right after the arguments' '{', so that the rest stays as it came */
-    g_string_insert_len(req->text, (gssize)span.value_start + 1, insert->str, (gssize)insert->len);
+    if (n_added) {
+        if (qmp_value_dict_size(args)) {
+            g_string_append_c(added.with, ',');
+        }
+        g_array_append_val(edits, added);
+    } else {
+        g_string_free(added.with, TRUE);
+    }
+    g_array_sort(edits, edit_later_first);
+    for (guint i = 0; i < edits->len; i++) {
+        Edit *e = &g_array_index(edits, Edit, i);
+
+        g_string_erase(req->text, (gssize)e->start, (gssize)(e->end - e->start));
+        g_string_insert_len(req->text, (gssize)e->start, e->with->str, (gssize)e->with->len);
+        g_string_free(e->with, TRUE);
+    }
     QmpValue *msg = qmp_json_parse(req->text->str, req->text->len);
-    g_assert(msg); /* members written whole into an object that parsed */
+    g_assert(msg); /* values written whole into an object that parsed */
     qmp_value_unref(req->msg);
     req->msg = msg;
     return TRUE;
@@ -402,34 +463,92 @@ static void deliver_reply(CoreRequest *req, CoreReply *reply)
     }
 }
 
+/* The hooks still waiting, nearest QEMU first (they were added last),
+ * then the sender or the client; unless a hook defers the reply. */
+static void finish_reply(CoreRequest *req, CoreReply *reply)
+{
+    while (req->on_reply->len > 0) {
+        guint last = req->on_reply->len - 1;
+        CoreReplyHook h = g_array_index(req->on_reply, CoreReplyHook, last);
+
+        g_array_remove_index(req->on_reply, last);
+        h.func(h.data, reply);
+        if (reply->deferred) {
+            req->state = REQ_DEFERRED;
+            req->deferred_value = g_steal_pointer(&reply->value);
+            req->deferred_text = g_steal_pointer(&reply->text);
+            return;
+        }
+    }
+    if (req->sender) {
+        if (req->done) {
+            CoreDone done = g_steal_pointer(&req->done);
+
+            done(req->done_data, reply->value);
+        }
+    } else if (reply->value && core_request_client_origin(req) && req->slot) {
+        deliver_reply(req, reply);
+    }
+}
+
+static void reply_clear(CoreReply *reply)
+{
+    qmp_value_unref(reply->value);
+    if (reply->text) {
+        g_string_free(reply->text, TRUE);
+    }
+}
+
 void core_request_replied(CoreRequest *req, QmpValue *msg, const char *raw, gsize len)
 {
     CoreReply reply = { msg ? qmp_value_ref(msg) : NULL,
-                        msg ? g_string_new_len(raw, (gssize)len) : NULL, core_pretty(req->core) };
+                        msg ? g_string_new_len(raw, (gssize)len) : NULL, core_pretty(req->core),
+                        FALSE };
 
-    if (req->state != REQ_DONE) {
+    if (req->state != REQ_DONE && req->state != REQ_DEFERRED) {
         req->state = REQ_DONE;
-        /* the layers nearest QEMU first: they added their hooks last */
-        for (guint i = req->on_reply->len; i-- > 0;) {
-            CoreReplyHook *h = &g_array_index(req->on_reply, CoreReplyHook, i);
-
-            h->func(h->data, &reply);
-        }
-        g_array_set_size(req->on_reply, 0);
-        if (req->sender) {
-            if (req->done) {
-                CoreDone done = g_steal_pointer(&req->done);
-
-                done(req->done_data, reply.value);
-            }
-        } else if (msg && core_request_client_origin(req) && req->slot) {
-            deliver_reply(req, &reply);
-        }
+        finish_reply(req, &reply);
     }
-    qmp_value_unref(reply.value);
-    if (reply.text) {
-        g_string_free(reply.text, TRUE);
+    reply_clear(&reply);
+}
+
+gboolean core_reply_defer(CoreReply *reply)
+{
+    if (!reply->value) {
+        return FALSE;
     }
+    reply->deferred = TRUE;
+    return TRUE;
+}
+
+void core_request_complete(CoreRequest *req)
+{
+    g_return_if_fail(req->state == REQ_DEFERRED);
+    CoreReply reply = { g_steal_pointer(&req->deferred_value), g_steal_pointer(&req->deferred_text),
+                        core_pretty(req->core), FALSE };
+
+    req->state = REQ_DONE;
+    finish_reply(req, &reply);
+    reply_clear(&reply);
+}
+
+void core_request_resend(CoreRequest *req)
+{
+    g_return_if_fail(req->state == REQ_DEFERRED);
+    drop_deferred(req);
+    if (!req->origin) {
+        /* where it came from is gone: no one to answer */
+        req->state = REQ_DONE;
+        settle_unanswered(req);
+        return;
+    }
+    req->state = REQ_WAITING;
+    req->core->submit(req->core, req);
+}
+
+gboolean core_request_is_sent(const CoreRequest *req)
+{
+    return req->state == REQ_UPSTREAM || req->state == REQ_DEFERRED || req->state == REQ_DONE;
 }
 
 QmpValue *core_reply_value(const CoreReply *reply)
