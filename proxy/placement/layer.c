@@ -40,14 +40,25 @@ static void on_event(gpointer data, QmpValue *event)
     placement_unplug_release(pl, id);
 }
 
+static void started(gpointer data, guint devices)
+{
+    Placement *pl = data;
+
+    g_message("placement: in front of a QEMU which has %u device(s)", devices);
+    core_layer_started(pl->layer);
+}
+
 static void on_start(gpointer data, CoreLayer *layer)
 {
-    placement_learn_start(data, layer);
+    placement_learn(data, TRUE, started, data);
 }
 
 static void on_stop(gpointer data)
 {
-    placement_unplug_stop(data);
+    Placement *pl = data;
+
+    pl->stopping = TRUE;
+    placement_unplug_stop(pl);
 }
 
 static const CoreLayerOps placement_ops = {
@@ -61,6 +72,7 @@ Placement *placement_layer_new(Core *core, const PlacementOptions *options)
 {
     Placement *pl = placement_create(core, options);
 
+    pl->learn = placement_learn;
     pl->layer = core_push_layer(core, &placement_ops, pl);
     return pl;
 }

@@ -1,11 +1,13 @@
-/* learn.c - learning what QEMU already has, before the first client.
+/* learn.c - learning what QEMU has: before the first client, and again
+ * when a device_add finds the address the layer chose taken.
  *
  * A proxy put in front of a QEMU that already has devices must never hand
- * out an address one of them uses. Once its own connection is negotiated
- * it asks QEMU: qom-list of /machine/peripheral for the devices and
- * their types (which tell the PCI buses it can place devices on), then
- * for each the back end it uses (drive), its bus (parent_bus) and its
- * address (scsi-id and lun, or the PCI addr). The layer has started once
+ * out an address one of them uses, nor one that a device plugged through
+ * another monitor took since. It asks QEMU: qom-list of
+ * /machine/peripheral for the devices and their types (which tell the
+ * PCI buses it can place devices on), then for each device it does not
+ * know the back end it uses (drive), its bus (parent_bus) and its address
+ * (scsi-id and lun, or the PCI addr). At start the layer has started once
  * it knows; clients are served afterwards. */
 #include "placement-internal.h"
 
@@ -13,9 +15,11 @@
 
 typedef struct {
     Placement *pl;
-    CoreLayer *layer;
+    gboolean at_start;
     guint pending; /* questions asked and not answered */
     guint devices;
+    PlacementLearnDone done;
+    gpointer done_data;
 } Learn;
 
 /* What is learnt of one device, answer by answer. */
@@ -41,8 +45,7 @@ typedef struct {
 static void finish_if_done(Learn *l)
 {
     if (l->pending == 0) {
-        g_message("placement: in front of a QEMU which has %u device(s)", l->devices);
-        core_layer_started(l->layer);
+        l->done(l->done_data, l->devices);
         g_free(l);
     }
 }
@@ -68,7 +71,7 @@ static void ask(Learn *l, QmpValue *cmd, Answer answer, gpointer data)
     q->answer = answer;
     q->data = data;
     l->pending++;
-    core_layer_send(l->layer, cmd, 0, NULL, on_reply, q);
+    core_layer_send(l->pl->layer, cmd, 0, NULL, on_reply, q);
 }
 
 static void device_done(LearntDevice *d)
@@ -87,8 +90,7 @@ static void device_done(LearntDevice *d)
         learnt.pci_bus = bus + 1;
         learnt.devfn = d->devfn;
     }
-    placement_learn_device(d->learn->pl, &learnt);
-    d->learn->devices++;
+    placement_learn_device(d->learn->pl, &learnt, !d->learn->at_start);
     g_free(d->id);
     g_free(d->type);
     g_free(d->bus);
@@ -175,14 +177,19 @@ static void got_peripherals(gpointer data, QmpValue *ret)
             continue;
         }
         g_autofree char *qom_type = g_strndup(type + 6, strlen(type) - 7); /* child<T> */
+        /* buses first: the devices' answers come after all of them */
+        placement_learn_bus(l->pl, name, qom_type);
+        l->devices++;
+        if (g_hash_table_contains(l->pl->devices, name) ||
+            g_hash_table_contains(l->pl->plugging, name)) {
+            continue; /* known already */
+        }
         LearntDevice *d = g_new0(LearntDevice, 1);
         d->learn = l;
         d->id = g_strdup(name);
         d->type = g_strdup(qom_type);
         d->scsi = placement_is_scsi_disk_type(qom_type);
         d->scsi_id = d->lun = d->devfn = -1;
-        /* buses first: the devices' answers come after all of them */
-        placement_learn_bus(l->pl, name, qom_type);
         d->left = d->scsi ? 4 : 3;
         ask_property(l, d, "drive", got_drive);
         ask_property(l, d, "parent_bus", got_bus);
@@ -196,12 +203,14 @@ static void got_peripherals(gpointer data, QmpValue *ret)
     }
 }
 
-void placement_learn_start(Placement *pl, CoreLayer *layer)
+void placement_learn(Placement *pl, gboolean at_start, PlacementLearnDone done, gpointer data)
 {
     Learn *l = g_new0(Learn, 1);
 
     l->pl = pl;
-    l->layer = layer;
+    l->at_start = at_start;
+    l->done = done;
+    l->done_data = data;
     ask(l, qmp_command_new("qom-list", "path", qmp_value_new_string("/machine/peripheral"), NULL),
         got_peripherals, l);
 }

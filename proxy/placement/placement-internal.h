@@ -15,6 +15,8 @@ typedef struct {
 #define PLACEMENT_N_BACKENDS 5
 extern const PlacementBackend placement_backends[PLACEMENT_N_BACKENDS];
 
+typedef struct Plug Plug;
+
 /* A device QEMU has (or is getting), as far as addresses go. */
 typedef struct {
     char *id;
@@ -26,6 +28,9 @@ typedef struct {
     gint blk_index; /* in the virtio-blk namespace (drive names), or -1 */
     char *pci_bus;  /* a PCI device's bus and devfn (-1: unknown), for its path */
     gint devfn;
+    gboolean picked;     /* its address is the layer's choice, not the client's */
+    gboolean bus_picked; /* ... its PCI bus too */
+    Plug *plug;          /* while plugging: its device_add on the way */
 } PlacedDevice;
 
 struct Placement {
@@ -41,6 +46,11 @@ struct Placement {
     GFunc changed;            /* a drive name was given or freed */
     gpointer changed_data;
     GPtrArray *holds; /* back-end removals waiting for DEVICE_DELETED */
+    gboolean stopping;
+    /* learn.c's placement_learn(), which placement.c below it calls when
+     * QEMU finds an address taken (layer.c sets it) */
+    void (*learn)(Placement *pl, gboolean at_start, void (*done)(gpointer data, guint devices),
+                  gpointer data);
 };
 
 /* ---- placement.c: what QEMU has, and where a device_add goes ---- */
@@ -65,7 +75,9 @@ typedef struct {
     const char *pci_bus; /* a PCI device's bus and devfn (-1: unknown) */
     gint64 devfn;
 } PlacementLearnt;
-void placement_learn_device(Placement *pl, const PlacementLearnt *learnt);
+/* (@name_it: a virtio-blk disk gets a drive name, as one plugged through
+ * the proxy would; at start the device manager restores those it knew) */
+void placement_learn_device(Placement *pl, const PlacementLearnt *learnt, gboolean name_it);
 /* A device QEMU has of QOM type @qom_type: if it provides a PCI bus the
  * layer can place devices on, that bus becomes known. */
 void placement_learn_bus(Placement *pl, const char *id, const char *qom_type);
@@ -86,6 +98,10 @@ CoreVerdict placement_unplug_hold(Placement *pl, CoreRequest *req);
 void placement_unplug_release(Placement *pl, const char *device);
 void placement_unplug_stop(Placement *pl);
 
-/* ---- learn.c: what QEMU has, before the first client ---- */
+/* ---- learn.c: what QEMU has, before the first client and when a plug
+ * finds an address taken ---- */
 
-void placement_learn_start(Placement *pl, CoreLayer *layer);
+typedef void (*PlacementLearnDone)(gpointer data, guint devices);
+/* Asks QEMU what devices it has; those the layer does not know are
+ * learnt; then @done(@data, how many QEMU has). */
+void placement_learn(Placement *pl, gboolean at_start, PlacementLearnDone done, gpointer data);

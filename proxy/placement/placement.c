@@ -10,10 +10,17 @@
  * address on that bus (Kata's index map: scsi-id = index / 256, lun =
  * index % 256), added to the client's own text so that everything else
  * reaches QEMU byte for byte. An address a client names is reserved, so
- * the layer never hands it out; one already taken is sent on as is and
- * gets QEMU's own error. An index is freed when QEMU confirms the device
- * is gone (DEVICE_DELETED naming its id), never on device_del alone, and
- * at once when the device_add fails.
+ * the layer never hands it out; if the layer's own pick for a device_add
+ * not yet sent holds it, that pick moves. One already taken otherwise is
+ * sent on as is and gets QEMU's own error. An index is freed when QEMU
+ * confirms the device is gone (DEVICE_DELETED naming its id), never on
+ * device_del alone, and at once when the device_add fails, by the device
+ * that held it only.
+ *
+ * When QEMU refuses an address the layer chose because something has it
+ * (plugged through another monitor, behind the proxy's back), the layer
+ * learns again what QEMU has, picks again and retries, a few times; the
+ * client gets only the last answer.
  *
  * The layer sees every device_add on its way to QEMU, a client's or one
  * the device manager above it makes: both share the index maps. */
@@ -52,11 +59,26 @@ static const struct {
     { "pci-bridge", 1, 31 },    { "pcie-pci-bridge", 1, 31 },
 };
 
+/* How many times a device_add whose chosen address QEMU found taken is
+ * tried in all. */
+#define PLUG_ATTEMPTS 3
+
 /* A device_add on its way: what it took, settled by QEMU's answer. */
-typedef struct {
+struct Plug {
     Placement *pl;
     PlacedDevice *device; /* not yet in the table */
-} Plug;
+    CoreRequest *req;
+    guint attempts;
+    char *retry_ns; /* learning again: the namespace to pick in */
+};
+
+/* QEMU's words for an address something else has (hw/scsi/scsi-bus.c,
+ * hw/pci/pci.c; the same in 7.2 and 10.0). */
+static gboolean is_address_taken(const char *desc)
+{
+    return desc && (g_str_has_prefix(desc, "lun already used by ") ||
+                    (g_str_has_prefix(desc, "PCI: slot ") && strstr(desc, " not available for ")));
+}
 
 static void device_free(PlacedDevice *d)
 {
@@ -84,6 +106,11 @@ static PlacedDevice *device_new(const char *id, const char *driver)
 void placement_learn_bus(Placement *pl, const char *id, const char *qom_type)
 {
     for (guint i = 0; i < G_N_ELEMENTS(pci_buses); i++) {
+        g_autofree char *known = g_strconcat("pci:", id, NULL);
+
+        if (g_hash_table_contains(pl->maps, known)) {
+            return; /* learnt again: what it holds stays */
+        }
         if (strcmp(qom_type, pci_buses[i].type) == 0) {
             g_autofree char *ns = g_strconcat("pci:", id, NULL);
 
@@ -155,6 +182,81 @@ static guint first_slot(Placement *pl, const char *ns)
     return GPOINTER_TO_UINT(g_hash_table_lookup(pl->first_slot, ns)) - 1;
 }
 
+/* The members that put @d at @index of its namespace. */
+static QmpValue *address_members(Placement *pl, PlacedDevice *d, guint index)
+{
+    if (g_str_has_prefix(d->ns, "pci:")) {
+        return qmp_value_new_dict_of(
+            "addr",
+            qmp_value_new_string_take(g_strdup_printf("%x.0", index + first_slot(pl, d->ns))),
+            NULL);
+    }
+    guint sid, lun;
+
+    index_map_scsi_address(index, &sid, &lun);
+    return qmp_value_new_dict_of("scsi-id", qmp_value_new_int(sid), "lun", qmp_value_new_int(lun),
+                                 NULL);
+}
+
+static void set_index(Placement *pl, PlacedDevice *d, guint index)
+{
+    d->index = index;
+    if (g_str_has_prefix(d->ns, "pci:")) {
+        d->devfn = (gint)(index + first_slot(pl, d->ns)) << 3;
+    }
+}
+
+/* The device on its way in holding @index of @ns by the layer's pick,
+ * whose device_add QEMU has not had yet: its pick can still move. */
+static PlacedDevice *movable_holder(Placement *pl, const char *ns, guint index)
+{
+    GHashTableIter iter;
+    PlacedDevice *d;
+
+    g_hash_table_iter_init(&iter, pl->plugging);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+        if (d->picked && d->ns && d->index == index && strcmp(d->ns, ns) == 0 && d->plug &&
+            !core_request_is_sent(d->plug->req)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* Moves @d's pick to the lowest other free index, in its request too. */
+static gboolean move_pick(Placement *pl, PlacedDevice *d)
+{
+    IndexMap *map = g_hash_table_lookup(pl->maps, d->ns);
+    guint old = d->index, index;
+
+    if (!index_map_alloc(map, &index)) {
+        return FALSE;
+    }
+    if (!core_request_set_arguments(d->plug->req, address_members(pl, d, index))) {
+        index_map_release(map, index);
+        return FALSE;
+    }
+    index_map_release(map, old);
+    set_index(pl, d, index);
+    g_message("device_add %s: its address on %s moved from index %u to %u, as another device "
+              "named the first",
+              d->id, d->ns, old, index);
+    return TRUE;
+}
+
+/* Takes @index of @ns for a device that has it (named by a client, or
+ * learnt from QEMU); a pick of the layer's still movable gives way. */
+static gboolean take_address(Placement *pl, IndexMap *map, const char *ns, guint index)
+{
+    PlacedDevice *holder;
+
+    if (index_map_reserve(map, index)) {
+        return TRUE;
+    }
+    holder = movable_holder(pl, ns, index);
+    return holder && move_pick(pl, holder) && index_map_reserve(map, index);
+}
+
 /* Takes @slot of PCI bus @bus, if the layer places devices there; sets
  * the device's namespace and index. */
 static void pci_reserve(Placement *pl, PlacedDevice *d, const char *bus, gint64 slot)
@@ -163,7 +265,7 @@ static void pci_reserve(Placement *pl, PlacedDevice *d, const char *bus, gint64 
     IndexMap *map = g_hash_table_lookup(pl->maps, ns);
 
     if (!map || slot < (gint64)first_slot(pl, ns) ||
-        !index_map_reserve(map, (guint)(slot - first_slot(pl, ns)))) {
+        !take_address(pl, map, ns, (guint)(slot - first_slot(pl, ns)))) {
         return;
     }
     d->index = (guint)(slot - first_slot(pl, ns));
@@ -186,6 +288,39 @@ static gint64 parse_slot(const char *addr)
         return -1;
     }
     return (gint64)slot;
+}
+
+/* The lowest free slot on @bus, or (NULL) on the hot-plug buses in
+ * their order; the members to add to the device_add, or NULL when there
+ * is no room (QEMU decides). */
+static QmpValue *pci_pick(Placement *pl, PlacedDevice *d, const char *bus)
+{
+    for (guint i = 0; i < (bus ? 1 : pl->hotplug_buses->len); i++) {
+        const char *candidate = bus ? bus : g_ptr_array_index(pl->hotplug_buses, i);
+        g_autofree char *ns = g_strconcat("pci:", candidate, NULL);
+        IndexMap *map = g_hash_table_lookup(pl->maps, ns);
+        guint index;
+
+        if (!map || !index_map_alloc(map, &index)) {
+            continue;
+        }
+        g_free(d->pci_bus);
+        d->pci_bus = g_strdup(candidate);
+        g_free(d->ns);
+        d->ns = g_steal_pointer(&ns);
+        d->picked = TRUE;
+        d->bus_picked = !bus;
+        set_index(pl, d, index);
+        QmpValue *members = qmp_value_new_dict();
+        if (!bus) {
+            qmp_value_dict_add(members, "bus", qmp_value_new_string(candidate));
+        }
+        g_autoptr(QmpValue) addr = address_members(pl, d, index);
+        qmp_value_dict_add(members, "addr", qmp_value_ref(qmp_value_dict_get(addr, "addr")));
+        g_debug("device_add %s: bus %s slot %x filled in", d->id, candidate, d->devfn >> 3);
+        return members;
+    }
+    return NULL;
 }
 
 /* A PCI device: the lowest free slot on the hot-plug buses; the members
@@ -218,31 +353,7 @@ static QmpValue *pci_address(Placement *pl, PlacedDevice *d, QmpValue *args)
         return NULL; /* an address on a bus QEMU picks */
     }
     /* with a bus named, only the slot is ours to choose */
-    for (guint i = 0; i < (bus ? 1 : pl->hotplug_buses->len); i++) {
-        const char *candidate = bus ? bus : g_ptr_array_index(pl->hotplug_buses, i);
-        g_autofree char *ns = g_strconcat("pci:", candidate, NULL);
-        IndexMap *map = g_hash_table_lookup(pl->maps, ns);
-        guint index;
-
-        if (!map || !index_map_alloc(map, &index)) {
-            continue;
-        }
-        guint slot = index + first_slot(pl, ns);
-        QmpValue *members = qmp_value_new_dict();
-
-        if (!bus) {
-            qmp_value_dict_add(members, "bus", qmp_value_new_string(candidate));
-        }
-        qmp_value_dict_add(members, "addr",
-                           qmp_value_new_string_take(g_strdup_printf("%x.0", slot)));
-        d->pci_bus = g_strdup(candidate);
-        d->devfn = (gint)slot << 3;
-        d->ns = g_steal_pointer(&ns);
-        d->index = index;
-        g_debug("device_add %s: bus %s slot %x filled in", d->id, candidate, slot);
-        return members;
-    }
-    return NULL; /* no room on the hot-plug buses: QEMU decides */
+    return pci_pick(pl, d, bus);
 }
 
 /* A SCSI disk on a named bus: its address from the bus's index map; the
@@ -250,7 +361,6 @@ static QmpValue *pci_address(Placement *pl, PlacedDevice *d, QmpValue *args)
 static QmpValue *scsi_address(Placement *pl, PlacedDevice *d, QmpValue *args)
 {
     const char *bus = qmp_value_dict_get_string(args, "bus");
-    QmpValue *members = NULL;
     guint index;
 
     /* without a bus QEMU picks one: leave it to QEMU */
@@ -266,7 +376,7 @@ static QmpValue *scsi_address(Placement *pl, PlacedDevice *d, QmpValue *args)
 
         if (sid < 0 || lun < 0 ||
             !index_map_scsi_index((guint)sid, (guint)lun, SCSI_MAX_ID, &index) ||
-            !index_map_reserve(map, index)) {
+            !take_address(pl, map, bus, index)) {
             return NULL; /* QEMU will say what it thinks of it */
         }
     } else if (has_id || has_lun) {
@@ -278,25 +388,35 @@ static QmpValue *scsi_address(Placement *pl, PlacedDevice *d, QmpValue *args)
             return NULL; /* the bus is full: QEMU will refuse it */
         }
         index_map_scsi_address(index, &sid, &lun);
-        members = qmp_value_new_dict_of("scsi-id", qmp_value_new_int(sid), "lun",
-                                        qmp_value_new_int(lun), NULL);
         g_debug("device_add %s on %s: scsi-id %u lun %u filled in", d->id, bus, sid, lun);
+        d->picked = TRUE;
     }
     d->ns = g_strdup(bus);
     d->index = index;
-    return members;
+    return d->picked ? address_members(pl, d, index) : NULL;
 }
 
-static void plug_done(gpointer data, CoreReply *reply)
+static void plug_free(Plug *plug)
 {
-    Plug *plug = data;
+    if (plug->device) {
+        plug->device->plug = NULL;
+    }
+    core_request_unref(plug->req);
+    g_free(plug->retry_ns);
+    g_free(plug);
+}
+
+/* The device_add is over: @d goes into the table, or (@ok FALSE) gives
+ * back what it took. */
+static void plug_settle(Plug *plug, gboolean ok)
+{
     Placement *pl = plug->pl;
     PlacedDevice *d = g_steal_pointer(&plug->device);
-    QmpValue *msg = core_reply_value(reply);
 
-    g_free(plug);
+    d->plug = NULL;
     g_hash_table_remove(pl->plugging, d->id);
-    if (msg && qmp_value_dict_get(msg, "return") && !g_hash_table_contains(pl->devices, d->id)) {
+    plug_free(plug);
+    if (ok && !g_hash_table_contains(pl->devices, d->id)) {
         g_hash_table_insert(pl->devices, d->id, d);
         if (d->blk_index >= 0 && pl->changed) {
             pl->changed(pl->changed_data, NULL);
@@ -306,6 +426,58 @@ static void plug_done(gpointer data, CoreReply *reply)
     /* refused (or never answered): the indexes were never used */
     release_indexes(pl, d);
     device_free(d);
+}
+
+static void plug_done(gpointer data, CoreReply *reply);
+
+/* What QEMU has is known again: another pick, and the device_add again. */
+static void relearnt(gpointer data, guint devices)
+{
+    Plug *plug = data;
+    Placement *pl = plug->pl;
+    PlacedDevice *d = plug->device;
+    g_autoptr(CoreRequest) req = core_request_ref(plug->req);
+    QmpValue *members = NULL;
+    guint index;
+
+    if (g_str_has_prefix(plug->retry_ns, "pci:")) {
+        members = pci_pick(pl, d, d->bus_picked ? NULL : plug->retry_ns + 4);
+    } else if (!pl->stopping && index_map_alloc(map_for(pl, plug->retry_ns), &index)) {
+        d->ns = g_strdup(plug->retry_ns);
+        set_index(pl, d, index);
+        members = address_members(pl, d, index);
+    }
+    if (pl->stopping || !members || !core_request_set_arguments(req, members)) {
+        /* nowhere else to go: QEMU's refusal is the answer */
+        plug_settle(plug, FALSE);
+        core_request_complete(req);
+        return;
+    }
+    g_message("device_add %s: trying %s index %u (attempt %u of %u)", d->id, d->ns, d->index,
+              plug->attempts + 1, PLUG_ATTEMPTS);
+    core_request_on_reply(req, plug_done, plug);
+    core_request_resend(req);
+}
+
+static void plug_done(gpointer data, CoreReply *reply)
+{
+    Plug *plug = data;
+    Placement *pl = plug->pl;
+    PlacedDevice *d = plug->device;
+    QmpValue *msg = core_reply_value(reply);
+    QmpValue *error = msg ? qmp_value_dict_get(msg, "error") : NULL;
+    const char *desc = error ? qmp_value_dict_get_string(error, "desc") : NULL;
+
+    if (d->picked && d->ns && !pl->stopping && ++plug->attempts < PLUG_ATTEMPTS &&
+        is_address_taken(desc) && core_reply_defer(reply)) {
+        /* not ours to free: the index goes back, and QEMU's truth comes */
+        g_message("device_add %s: QEMU says \"%s\"; learning what it has", d->id, desc);
+        index_map_release(g_hash_table_lookup(pl->maps, d->ns), d->index);
+        plug->retry_ns = g_steal_pointer(&d->ns);
+        pl->learn(pl, FALSE, relearnt, plug);
+        return;
+    }
+    plug_settle(plug, msg && qmp_value_dict_get(msg, "return"));
 }
 
 /* A device_add: its address filled in when it has none, and what it
@@ -338,6 +510,7 @@ void placement_plug(Placement *pl, CoreRequest *req)
             g_clear_pointer(&d->ns, g_free);
         }
         g_clear_pointer(&d->pci_bus, g_free);
+        d->picked = d->bus_picked = FALSE;
         d->devfn = -1;
     }
     if (is_virtio_blk(d->driver)) {
@@ -357,6 +530,8 @@ void placement_plug(Placement *pl, CoreRequest *req)
     Plug *p = g_new0(Plug, 1);
     p->pl = pl;
     p->device = d;
+    p->req = core_request_ref(req);
+    d->plug = p;
     core_request_on_reply(req, plug_done, p);
 }
 
@@ -424,15 +599,19 @@ void placement_release_drive_name(Placement *pl, const char *id)
     }
 }
 
-void placement_learn_device(Placement *pl, const PlacementLearnt *l)
+void placement_learn_device(Placement *pl, const PlacementLearnt *l, gboolean name_it)
 {
-    PlacedDevice *d = device_new(l->id, l->driver);
+    PlacedDevice *d;
     guint index;
 
+    if (g_hash_table_contains(pl->devices, l->id) || g_hash_table_contains(pl->plugging, l->id)) {
+        return;
+    }
+    d = device_new(l->id, l->driver);
     d->backend[0] = g_strdup(l->drive); /* placement_backends[0] is the drive */
     if (l->scsi_bus && l->scsi_id >= 0 && l->lun >= 0 &&
         index_map_scsi_index((guint)l->scsi_id, (guint)l->lun, SCSI_MAX_ID, &index) &&
-        index_map_reserve(map_for(pl, l->scsi_bus), index)) {
+        take_address(pl, map_for(pl, l->scsi_bus), l->scsi_bus, index)) {
         d->ns = g_strdup(l->scsi_bus);
         d->index = index;
     } else if (l->pci_bus && l->devfn >= 0) {
@@ -440,8 +619,15 @@ void placement_learn_device(Placement *pl, const PlacementLearnt *l)
         d->pci_bus = g_strdup(l->pci_bus);
         d->devfn = (gint)l->devfn;
     }
+    /* a disk the guest names in order of discovery: the next name is not its */
+    if (name_it && is_virtio_blk(d->driver) && index_map_alloc(blk_map(pl), &index)) {
+        d->blk_index = (gint)index;
+    }
     g_debug("learnt device %s%s%s", l->id, d->ns ? " on " : "", d->ns ? d->ns : "");
     g_hash_table_replace(pl->devices, d->id, d);
+    if (d->blk_index >= 0 && pl->changed) {
+        pl->changed(pl->changed_data, NULL);
+    }
 }
 
 /* Kata's PCI path: the slot of each bridge or port from the root bus

@@ -546,6 +546,50 @@ static void test_placement_unplug_order(void)
     rig_stop(&r);
 }
 
+/* A client names an address while the layer's pick of it for another
+ * device_add still waits to reach QEMU: the pick moves, and each gets its
+ * own address (issue 14: the one that named it used to win in QEMU, the
+ * pick failed and then freed the address the other held). */
+static void test_placement_named_moves_pick(void)
+{
+    Rig r;
+
+    rig_start(&r, TRUE, FALSE);
+    g_autoptr(TestClient) busy = client(&r);
+    g_autoptr(TestClient) a = client(&r);
+    g_autoptr(TestClient) b = client(&r);
+    /* QEMU busy, and the router's window full: what comes next waits */
+    r.qemu.hold = g_strdup("x-first");
+    test_client_send(busy, "{\"execute\": \"x-first\"}");
+    g_assert_true(test_fake_qmp_wait(r.fake, "x-first", 1, 2000));
+    for (guint i = 0; i < 3; i++) {
+        test_client_send(busy, "{\"execute\": \"x-fill\"}");
+    }
+    g_assert_true(test_fake_qmp_wait(r.fake, "x-fill", 3, 2000));
+    g_autofree char *pick = scsi_add(0);
+    test_client_send(a, pick);
+    test_client_send(b, "{\"execute\": \"device_add\", \"arguments\": {\"driver\": \"scsi-hd\", "
+                        "\"bus\": \"scsi0.0\", \"drive\": \"nb\", \"id\": \"db\", \"scsi-id\": 0, "
+                        "\"lun\": 0}}");
+    g_usleep(100 * 1000);
+    g_autoptr(GPtrArray) early = test_fake_qmp_requests(r.fake, "device_add");
+    g_assert_cmpuint(early->len, ==, 0);
+    release(&r);
+    for (guint i = 0; i < 4; i++) {
+        g_free(test_client_recv_reply(busy, NULL));
+    }
+    g_autofree char *ra = test_client_recv_reply(a, NULL);
+    g_autofree char *rb = test_client_recv_reply(b, NULL);
+    g_assert_cmpstr(ra, ==, "{\"return\": {}}");
+    g_assert_cmpstr(rb, ==, "{\"return\": {}}");
+    /* the pick moved to the next address, in the text QEMU got */
+    g_autofree char *a0 = device_add_args(&r, 0);
+    g_autofree char *b0 = device_add_args(&r, 1);
+    g_assert_true(g_str_has_prefix(a0, "{\"scsi-id\":0,\"lun\":1,\"driver\":\"scsi-hd\""));
+    g_assert_true(g_str_has_suffix(b0, "\"scsi-id\":0,\"lun\":0}"));
+    rig_stop(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -556,6 +600,7 @@ int main(int argc, char **argv)
     g_test_add_func("/core/client/negotiation", test_client_negotiation);
     g_test_add_func("/core/layer/rewrite-answer-hold", test_layer_rewrite_answer_hold);
     g_test_add_func("/placement/scsi-lowest-free", test_placement_scsi);
+    g_test_add_func("/placement/named-moves-pick", test_placement_named_moves_pick);
     g_test_add_func("/placement/unplug-order", test_placement_unplug_order);
     return g_test_run();
 }
