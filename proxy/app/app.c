@@ -85,7 +85,7 @@ gboolean app_listen(App *app, GError **error)
         core_adopt_client(app->core, o->client_fd);
     }
     for (guint i = 0; o->listen_also && o->listen_also[i]; i++) {
-        if (!core_listen_also(app->core, o->listen_also[i], error)) {
+        if (!core_listen_also(app->core, o->listen_also[i], o->listen_also_policy[i], error)) {
             return FALSE;
         }
     }

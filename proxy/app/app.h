@@ -14,10 +14,11 @@ typedef struct {
     gboolean state_reset;   /* move an unusable state file aside */
     const char *trace_path; /* NULL: no trace */
     TraceFilter trace_filter;
-    guint64 trace_max_size; /* 0: never rotate */
-    char **listen_also;     /* more sockets to serve (--listen-also) */
-    int listen_fd;          /* >= 0: a listening socket passed to us, instead of listen_path */
-    int client_fd;          /* >= 0: a connected socket passed to us: the first client */
+    guint64 trace_max_size;                /* 0: never rotate */
+    char **listen_also;                    /* more sockets to serve (--listen-also) */
+    const CorePolicy **listen_also_policy; /* ... and what their clients may do */
+    int listen_fd; /* >= 0: a listening socket passed to us, instead of listen_path */
+    int client_fd; /* >= 0: a connected socket passed to us: the first client */
     /* wrap: in query-chardev, chardev @label's filename says @shown where
      * QEMU's says @private_text (the socket the proxy gave it) */
     struct {

@@ -19,9 +19,21 @@ static GOptionEntry *entries_for(Cli *cli, gboolean wrap)
         { "listen", 'l', 0, G_OPTION_ARG_FILENAME, &cli->listen,
           "The unix socket to create for clients", "PATH" },
         { "listen-also", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &cli->listen_also,
-          "One more unix socket to serve (repeatable; same mode and rules as the first); under "
-          "wrap %n is QEMU's -name, %% a %",
-          "PATH" },
+          "One more unix socket to serve (repeatable; same mode and uid rules as the first), "
+          "its clients held to POLICY (default full); under wrap %n is QEMU's -name, %% a %",
+          "PATH[:POLICY]" },
+        { "listen-policy", 0, 0, G_OPTION_ARG_STRING, &cli->listen_policy,
+          "What clients of --listen's socket may do: full (default), read-only, or a [policy "
+          "NAME] of the config file",
+          "POLICY" },
+        { "policy-uid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cli->policy_uids,
+          "Hold peers running as UID to POLICY too, on every socket (repeatable)", "UID:POLICY" },
+        { "policy-gid", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cli->policy_gids,
+          "Hold peers whose group is GID to POLICY too (repeatable)", "GID:POLICY" },
+        { "print-policy", 0, 0, G_OPTION_ARG_NONE, &cli->print_policy,
+          "Print the policies, which socket and peer each applies to, and with --upstream "
+          "which of QEMU's commands each allows; then exit",
+          NULL },
         { "log", 0, 0, G_OPTION_ARG_FILENAME, &cli->log,
           "Append the log to FILE instead of stderr (a daemonized wrap logs to syslog "
           "without it)",
@@ -78,8 +90,9 @@ static GOptionEntry *entries_for(Cli *cli, gboolean wrap)
     GArray *out = g_array_new(TRUE, TRUE, sizeof(GOptionEntry));
 
     for (guint i = 0; all[i].long_name; i++) {
-        gboolean daemon_only =
-            !strcmp(all[i].long_name, "upstream") || !strcmp(all[i].long_name, "listen");
+        gboolean daemon_only = !strcmp(all[i].long_name, "upstream") ||
+                               !strcmp(all[i].long_name, "listen") ||
+                               !strcmp(all[i].long_name, "print-policy");
         gboolean wrap_only =
             !strcmp(all[i].long_name, "qemu") || !strcmp(all[i].long_name, "monitor");
 
@@ -90,8 +103,47 @@ static GOptionEntry *entries_for(Cli *cli, gboolean wrap)
     return (GOptionEntry *)(void *)g_array_free(out, FALSE);
 }
 
-/* The config file as "--key=value" words (a list key gives one per item). */
-static gboolean config_words(const char *path, gboolean required, GPtrArray *words, GError **error)
+#define POLICY_GROUP "policy "
+
+/* A [policy NAME] group of the config file: allow = and deny = lists. */
+static gboolean config_policy(Cli *cli, GKeyFile *kf, const char *group, GError **error)
+{
+    const char *name = group + strlen(POLICY_GROUP);
+    g_auto(GStrv) allow = g_key_file_get_string_list(kf, group, "allow", NULL, NULL);
+    g_auto(GStrv) deny = g_key_file_get_string_list(kf, group, "deny", NULL, NULL);
+    g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+
+    for (guint i = 0; keys && keys[i]; i++) {
+        if (strcmp(keys[i], "allow") != 0 && strcmp(keys[i], "deny") != 0) {
+            g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                        "[%s]: unknown key '%s' (allow and deny are)", group, keys[i]);
+            return FALSE;
+        }
+    }
+    for (guint i = 0; allow && allow[i]; i++) {
+        g_strstrip(allow[i]);
+    }
+    for (guint i = 0; deny && deny[i]; i++) {
+        g_strstrip(deny[i]);
+    }
+    if (cli_policy(cli, name, NULL)) {
+        g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "[%s]: there is a policy of that name already", group);
+        return FALSE;
+    }
+    CorePolicy *p =
+        core_policy_new(name, (const char *const *)allow, (const char *const *)deny, error);
+    if (!p) {
+        return FALSE;
+    }
+    g_ptr_array_add(cli->policies, p);
+    return TRUE;
+}
+
+/* The config file as "--key=value" words (a list key gives one per item),
+ * and its policies. */
+static gboolean config_words(Cli *cli, const char *path, gboolean required, GPtrArray *words,
+                             GError **error)
 {
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) local = NULL;
@@ -103,6 +155,14 @@ static gboolean config_words(const char *path, gboolean required, GPtrArray *wor
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "%s: %s", path, local->message);
         return FALSE;
     }
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    for (guint i = 0; groups[i]; i++) {
+        if (g_str_has_prefix(groups[i], POLICY_GROUP) &&
+            !config_policy(cli, kf, groups[i], error)) {
+            g_prefix_error(error, "%s: ", path);
+            return FALSE;
+        }
+    }
     g_auto(GStrv) keys = g_key_file_get_keys(kf, "qmproxy", NULL, NULL);
     for (guint i = 0; keys && keys[i]; i++) {
         g_auto(GStrv) values = g_key_file_get_string_list(kf, "qmproxy", keys[i], NULL, NULL);
@@ -112,6 +172,25 @@ static gboolean config_words(const char *path, gboolean required, GPtrArray *wor
         }
     }
     return TRUE;
+}
+
+const CorePolicy *cli_policy(Cli *cli, const char *name, GError **error)
+{
+    if (strcmp(name, "full") == 0) {
+        return core_policy_full();
+    }
+    if (strcmp(name, "read-only") == 0) {
+        return core_policy_read_only();
+    }
+    for (guint i = 0; cli->policies && i < cli->policies->len; i++) {
+        if (strcmp(core_policy_name(g_ptr_array_index(cli->policies, i)), name) == 0) {
+            return g_ptr_array_index(cli->policies, i);
+        }
+    }
+    g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                "no policy named '%s' (full, read-only, or a [policy %s] group in the config file)",
+                name, name);
+    return NULL;
 }
 
 /* --config is needed before parsing: find it among the words. */
@@ -153,7 +232,8 @@ gboolean cli_parse(Cli *cli, gboolean wrap, int argc, char **argv, GError **erro
     if (!config) {
         config = g_getenv("QMPROXY_CONFIG");
     }
-    if (!config_words(config ? config : DEFAULT_CONFIG, config != NULL, words, error)) {
+    cli->policies = g_ptr_array_new_with_free_func((GDestroyNotify)core_policy_free);
+    if (!config_words(cli, config ? config : DEFAULT_CONFIG, config != NULL, words, error)) {
         free_words(words);
         return FALSE;
     }
@@ -291,18 +371,65 @@ gboolean cli_app_options(Cli *cli, const char *guest, AppOptions *opts, GError *
     opts->listen_fd = -1;
     opts->client_fd = -1;
     g_clear_pointer(&cli->listen_also_at, g_strfreev);
+    g_clear_pointer(&cli->listen_also_policy, g_free);
     g_autoptr(GPtrArray) at = g_ptr_array_new_with_free_func(g_free);
+    g_autoptr(GPtrArray) held = g_ptr_array_new();
     for (guint i = 0; cli->listen_also && cli->listen_also[i]; i++) {
-        char *path = expand_listen(cli->listen_also[i], guest, error);
+        const char *spec = cli->listen_also[i];
+        const char *colon = strrchr(spec, ':');
+        /* PATH:POLICY, where POLICY is no path's last part */
+        gboolean named = colon && !strchr(colon, '/');
+        g_autofree char *tmpl = named ? g_strndup(spec, (gsize)(colon - spec)) : g_strdup(spec);
+        const CorePolicy *policy = named ? cli_policy(cli, colon + 1, error) : core_policy_full();
+        char *path = NULL;
 
-        if (!path) {
+        if (!policy) {
+            g_prefix_error(error, "--listen-also %s: ", spec);
+            return FALSE;
+        }
+        if (!(path = expand_listen(tmpl, guest, error))) {
             return FALSE;
         }
         g_ptr_array_add(at, path);
+        g_ptr_array_add(held, (gpointer)policy);
     }
     g_ptr_array_add(at, NULL);
     cli->listen_also_at = (char **)g_ptr_array_free(g_steal_pointer(&at), FALSE);
+    cli->listen_also_policy = (const CorePolicy **)g_ptr_array_free(g_steal_pointer(&held), FALSE);
     opts->listen_also = cli->listen_also_at;
+    opts->listen_also_policy = cli->listen_also_policy;
+    if (cli->listen_policy &&
+        !(opts->core.listen_policy = cli_policy(cli, cli->listen_policy, error))) {
+        g_prefix_error(error, "--listen-policy: ");
+        return FALSE;
+    }
+    if (!cli->peer_rules) {
+        cli->peer_rules = g_array_new(FALSE, FALSE, sizeof(CorePeerRule));
+    }
+    g_array_set_size(cli->peer_rules, 0);
+    for (guint k = 0; k < 2; k++) {
+        char **rules = k ? cli->policy_gids : cli->policy_uids;
+        const char *opt = k ? "--policy-gid" : "--policy-uid";
+
+        for (guint i = 0; rules && rules[i]; i++) {
+            g_auto(GStrv) parts = g_strsplit(rules[i], ":", 2);
+            CorePeerRule rule = { .gid = k == 1 };
+
+            if (!parts[1]) {
+                g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                            "%s %s: expected ID:POLICY", opt, rules[i]);
+                return FALSE;
+            }
+            if (!parse_uint(opt, parts[0], 10, G_MAXUINT32 - 1, &n, error) ||
+                !(rule.policy = cli_policy(cli, parts[1], error))) {
+                g_prefix_error(error, "%s %s: ", opt, rules[i]);
+                return FALSE;
+            }
+            rule.id = (guint32)n;
+            g_array_append_val(cli->peer_rules, rule);
+        }
+    }
+    opts->core.peer_rules = cli->peer_rules;
     opts->core.upstream_path = cli->upstream;
     opts->core.listen_path = cli->listen;
     opts->core.socket_mode = 0600;
@@ -397,6 +524,16 @@ void cli_clear(Cli *cli)
     g_free(cli->qemu);
     g_strfreev(cli->listen_also);
     g_strfreev(cli->listen_also_at);
+    g_free(cli->listen_also_policy);
+    g_free(cli->listen_policy);
+    g_strfreev(cli->policy_uids);
+    g_strfreev(cli->policy_gids);
+    if (cli->policies) {
+        g_ptr_array_unref(cli->policies);
+    }
+    if (cli->peer_rules) {
+        g_array_unref(cli->peer_rules);
+    }
     g_free(cli->log);
     g_free(cli->monitor);
     if (cli->uids) {

@@ -21,14 +21,24 @@ typedef struct {
     gboolean state_reset;
     char *config;
     char **listen_also;
+    char *listen_policy;
+    char **policy_uids, **policy_gids;
+    gboolean print_policy;
     char *log;
     char *qemu;    /* wrap: the real QEMU */
     char *monitor; /* wrap: the QMP monitor to stand in front of */
     gboolean verbose;
     gboolean version;
     GArray *uids;          /* parsed allow_uids */
-    char **listen_also_at; /* listen_also with %n filled in */
+    char **listen_also_at; /* listen_also with %n filled in, without their policies */
+    const CorePolicy **listen_also_policy;
+    GPtrArray *policies; /* of CorePolicy: the config file's [policy NAME] groups */
+    GArray *peer_rules;  /* of CorePeerRule, from policy_uids and policy_gids */
 } Cli;
+
+/* Policy @name: full, read-only or one of the config file's; NULL with
+ * @error when there is none of that name. */
+const CorePolicy *cli_policy(Cli *cli, const char *name, GError **error);
 
 /* Parses @argc/@argv (program name first) after the config file
  * (--config FILE, $QMPROXY_CONFIG, or /etc/qmproxy.conf when it exists;

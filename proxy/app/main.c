@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "print-policy.h"
 #include "wrap.h"
 
 #include <errno.h>
@@ -48,6 +49,10 @@ static int run_daemon(int argc, char **argv)
     if (cli.version) {
         g_print("qmproxy %s\n", QMPROXY_VERSION);
         status = 0;
+        goto out;
+    }
+    if (cli.print_policy) {
+        status = print_policy(&cli, &opts);
         goto out;
     }
     /* under systemd's socket activation the socket comes ready-made (a

@@ -54,8 +54,9 @@ typedef struct {
     char *name;
     QmpValue *id;
     gint64 received_us;
-    QmpValue *reply;  /* QEMU's reply, when the answer is one */
-    CoreRequest *req; /* the request it waits for, until answered */
+    QmpValue *reply;        /* QEMU's reply, when the answer is one */
+    CoreRequest *req;       /* the request it waits for, until answered */
+    const char *refused_by; /* the policy that refused it, or NULL */
 } Slot;
 
 struct CoreClient {
@@ -66,7 +67,8 @@ struct CoreClient {
     QmpConn *conn;
     ClientState state;
     gboolean oob;
-    GPtrArray *enabled; /* downstream capabilities it enabled */
+    GPtrArray *enabled;  /* downstream capabilities it enabled */
+    GPtrArray *policies; /* of const CorePolicy: each must allow a command */
     gboolean dropped;
     gboolean gone; /* out of the core: only who it was is kept */
     gboolean eof;  /* the peer sent all it will send */
@@ -155,7 +157,8 @@ static void update_reading(CoreClient *client)
 /* Records what the client is sent: @text, or QEMU's @reply as the
  * client gets it (with its own @id). @name and @id are of its request. */
 static void tap_sent(CoreClient *client, const char *kind, const char *name, const QmpValue *id,
-                     gint64 received_us, const char *text, gsize len, QmpValue *reply)
+                     gint64 received_us, const char *text, gsize len, QmpValue *reply,
+                     const char *refused_by)
 {
     if (core_taps_want(client->core->taps, name)) {
         CoreCrossing c = { .dir = CORE_CLIENT_OUT,
@@ -167,7 +170,8 @@ static void tap_sent(CoreClient *client, const char *kind, const char *name, con
                            .msg = reply,
                            .msg_with_client_id = reply != NULL,
                            .text = text,
-                           .text_len = len };
+                           .text_len = len,
+                           .refused_by = refused_by };
         if (reply) {
             core_taps_classify_reply(&c, reply);
         }
@@ -227,7 +231,7 @@ static void slot_free(Slot *slot)
 static void slot_send(CoreClient *client, Slot *slot, GString *text)
 {
     tap_sent(client, NULL, slot->name, slot->id, slot->received_us, text->str, text->len,
-             slot->reply);
+             slot->reply, slot->refused_by);
     send_text(client, text->str, text->len);
 }
 
@@ -430,6 +434,48 @@ static void close_fds(CoreClient *client)
     client->n_fds = 0;
 }
 
+/* The policy of the client's that refuses @command, or NULL. */
+static const CorePolicy *refusing(CoreClient *client, const char *command)
+{
+    for (guint i = 0; i < client->policies->len; i++) {
+        const CorePolicy *p = g_ptr_array_index(client->policies, i);
+
+        if (!core_policy_allows(p, command)) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* What a restricted client is told of the commands there are: only
+ * those it may use, so that completion (qmp-shell asks query-commands)
+ * and capability probes tell the truth. */
+static void filter_introspection(gpointer data, CoreReply *reply)
+{
+    CoreClient *client = data;
+    QmpValue *msg = core_reply_value(reply);
+    QmpValue *list = msg ? qmp_value_dict_get(msg, "return") : NULL;
+
+    if (!list || qmp_value_type(list) != QMP_VALUE_LIST) {
+        return;
+    }
+    g_autoptr(QmpValue) kept = qmp_value_new_list();
+    for (guint i = 0; i < qmp_value_list_length(list); i++) {
+        QmpValue *entry = qmp_value_list_get(list, i);
+        const char *name = qmp_value_dict_get_string(entry, "name");
+        const char *meta = qmp_value_dict_get_string(entry, "meta-type");
+        /* query-qmp-schema: commands only (events and types stay, as QEMU
+         * does for -compat deprecated-output=hide); query-commands: all */
+        gboolean command =
+            !qmp_value_dict_get(entry, "meta-type") || g_strcmp0(meta, "command") == 0;
+
+        if (!command || (name && !refusing(client, name))) {
+            qmp_value_list_append(kept, qmp_value_ref(entry));
+        }
+    }
+    core_reply_set_return(reply, g_steal_pointer(&kept));
+}
+
 static void handle_message(CoreClient *client, QmpValue *value, const char *raw, gsize len,
                            const char *error)
 {
@@ -483,6 +529,23 @@ static void handle_message(CoreClient *client, QmpValue *value, const char *raw,
         return;
     }
 
+    const CorePolicy *policy =
+        strcmp(req.command, "qmp_capabilities") != 0 ? refusing(client, req.command) : NULL;
+    if (policy) {
+        /* QEMU's words for a command it has disabled */
+        g_autofree char *desc =
+            g_strdup_printf("Command %s has been disabled: the %s policy of this QMP socket does "
+                            "not allow it",
+                            req.command, core_policy_name(policy));
+        Slot *slot = slot_new(client, !in_band, &req, now);
+
+        slot->refused_by = core_policy_name(policy);
+        g_message("client %u (pid %d): %s refused by policy %s", client->number,
+                  (int)client->peer->pid, req.command, core_policy_name(policy));
+        settle(client, slot,
+               qmp_reply_error(QMP_CLASS_COMMAND_NOT_FOUND, desc, req.id, pretty(client)));
+        return;
+    }
     int *fds = NULL;
     guint n_fds = 0;
     /* (QEMU refuses them out of band; the descriptors then stay here for
@@ -499,6 +562,11 @@ static void handle_message(CoreClient *client, QmpValue *value, const char *raw,
     CoreRequest *r = core_request_new(client->core, &client->origin, slot, &req, value, raw, len,
                                       fds, n_fds, now);
     slot->req = r;
+    if (client->policies->len &&
+        (!strcmp(req.command, "query-commands") || !strcmp(req.command, "query-qmp-schema"))) {
+        /* added first: it runs last, on what the layers made of the reply */
+        core_request_on_reply(r, filter_introspection, client);
+    }
     core_request_submit(r, &client->origin);
 }
 
@@ -521,6 +589,11 @@ static void on_fds(QmpConn *conn, int *fds, guint n_fds, gpointer user_data)
     close_fds(client);
     client->fds = fds;
     client->n_fds = n_fds;
+    if (refusing(client, "getfd") && refusing(client, "add-fd")) {
+        /* no command of its may take them: they never reach QEMU */
+        close_fds(client);
+        return;
+    }
     g_debug("client %u sent %u file descriptor(s)", client->number, n_fds);
 }
 
@@ -569,7 +642,7 @@ static const CoreOriginOps origin_ops = {
     .unlink = origin_unlink,
 };
 
-CoreClient *core_client_new(Core *core, guint number, int fd, CorePeer *peer)
+CoreClient *core_client_new(Core *core, guint number, int fd, CorePeer *peer, GPtrArray *policies)
 {
     CoreClient *client = g_new0(CoreClient, 1);
     const GString *greeting = core->greeting;
@@ -580,11 +653,12 @@ CoreClient *core_client_new(Core *core, guint number, int fd, CorePeer *peer)
     client->peer = peer;
     client->state = CLIENT_NEGOTIATING;
     client->enabled = g_ptr_array_new_with_free_func(g_free);
+    client->policies = policies;
     g_queue_init(&client->slots);
     g_queue_init(&client->oob_waiting);
     core_origin_init(&client->origin, &origin_ops, client, number);
     client->conn = qmp_conn_new(fd, 0, &client_callbacks, client);
-    tap_sent(client, "greeting", NULL, NULL, 0, greeting->str, greeting->len, NULL);
+    tap_sent(client, "greeting", NULL, NULL, 0, greeting->str, greeting->len, NULL, NULL);
     send_text(client, greeting->str, greeting->len);
     return client;
 }
@@ -598,6 +672,7 @@ CoreClient *core_client_ref(CoreClient *client)
 static void core_client_unref(CoreClient *client)
 {
     if (client && --client->refs == 0) {
+        g_ptr_array_unref(client->policies);
         core_peer_free(client->peer);
         g_free(client);
     }

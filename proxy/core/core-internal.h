@@ -2,7 +2,8 @@
  * proxy/core/ includes it.
  *
  * The files are levelled, each calling only those below it:
- *   error.c < taps.c, upstream.c, listener.c < request.c < router.c < client.c < core.c
+ *   error.c < policy.c < taps.c, upstream.c, listener.c < request.c < router.c < client.c
+ *   < core.c
  * A lower file may read the core's data (struct Core below); where it has
  * to tell a higher one something, it calls a function the higher one left
  * it (Core's callbacks, an origin's ops). */
@@ -50,14 +51,19 @@ void core_upstream_send(CoreUpstream *up, const char *data, gsize len, int *fds,
 
 /* ---- listener.c: the socket clients connect to ---- */
 
-/* A peer accepted and allowed in (ownership of @fd and @peer). */
-typedef void (*CoreAccepted)(gpointer data, guint number, int fd, CorePeer *peer);
-CoreListener *core_listener_new(const char *path, guint mode, GError **error);
+/* A peer accepted and allowed in (ownership of @fd and @peer), on a
+ * socket whose policy is @policy. */
+typedef void (*CoreAccepted)(gpointer data, guint number, int fd, CorePeer *peer,
+                             const CorePolicy *policy);
+/* (@policy: what its clients may do; NULL: full) */
+CoreListener *core_listener_new(const char *path, guint mode, const CorePolicy *policy,
+                                GError **error);
 /* A listening socket passed to us (@fd taken; its file is left alone). */
 CoreListener *core_listener_new_fd(int fd, GError **error);
 /* The socket systemd passed, or NULL (no @error) when it passed none. */
 CoreListener *core_listener_new_activated(GError **error);
 const char *core_listener_path(CoreListener *listener);
+void core_listener_set_policy(CoreListener *listener, const CorePolicy *policy);
 /* Starts accepting: peers whose uid is in @allow_uids (or any, when it is
  * empty) go to @accepted, numbered from the counter at @numbers. */
 void core_listener_start(CoreListener *listener, GArray *allow_uids, guint *numbers,
@@ -236,7 +242,9 @@ guint core_router_log_in_flight(CoreRouter *router);
 
 /* ---- client.c: one client, spoken to as QEMU would ---- */
 
-CoreClient *core_client_new(Core *core, guint number, int fd, CorePeer *peer);
+/* (@policies: of const CorePolicy, each of which must allow a command;
+ * taken) */
+CoreClient *core_client_new(Core *core, guint number, int fd, CorePeer *peer, GPtrArray *policies);
 /* The client is gone from the core: its connection closes, its requests
  * in flight are answered to no one; references keep who it was. */
 void core_client_drop(CoreClient *client);

@@ -63,7 +63,27 @@ static void event(Core *core, QmpValue *msg, const char *raw, gsize len)
     }
 }
 
-static void accepted(gpointer data, guint number, int fd, CorePeer *peer)
+/* The policies a client is held to: its socket's, and those of the peer
+ * rules naming its uid or gid; full ones need no check. */
+static GPtrArray *policies_for(Core *core, const CorePeer *peer, const CorePolicy *socket)
+{
+    GPtrArray *policies = g_ptr_array_new();
+    GArray *rules = core->opts.peer_rules;
+
+    if (socket && !core_policy_is_full(socket)) {
+        g_ptr_array_add(policies, (gpointer)socket);
+    }
+    for (guint i = 0; rules && i < rules->len; i++) {
+        const CorePeerRule *r = &g_array_index(rules, CorePeerRule, i);
+
+        if ((r->gid ? peer->gid : peer->uid) == r->id && !core_policy_is_full(r->policy)) {
+            g_ptr_array_add(policies, (gpointer)r->policy);
+        }
+    }
+    return policies;
+}
+
+static void accepted(gpointer data, guint number, int fd, CorePeer *peer, const CorePolicy *policy)
 {
     Core *core = data;
 
@@ -74,9 +94,15 @@ static void accepted(gpointer data, guint number, int fd, CorePeer *peer)
         core_peer_free(peer);
         return;
     }
-    g_message("client %u connected: pid %d uid %u gid %u (%s)", number, (int)peer->pid,
-              (unsigned)peer->uid, (unsigned)peer->gid, peer->exe);
-    g_ptr_array_add(core->clients, core_client_new(core, number, fd, peer));
+    GPtrArray *policies = policies_for(core, peer, policy);
+    g_autoptr(GString) held = g_string_new(NULL);
+    for (guint i = 0; i < policies->len; i++) {
+        g_string_append_printf(held, "%s%s", i ? ", " : "; policy ",
+                               core_policy_name(g_ptr_array_index(policies, i)));
+    }
+    g_message("client %u connected: pid %d uid %u gid %u (%s)%s", number, (int)peer->pid,
+              (unsigned)peer->uid, (unsigned)peer->gid, peer->exe, held->str);
+    g_ptr_array_add(core->clients, core_client_new(core, number, fd, peer, policies));
 }
 
 /* ---- the core's life ---- */
@@ -91,6 +117,7 @@ Core *core_new(const CoreOptions *options, CoreFinished finished, gpointer data)
     core->opts.upstream_path = core->upstream_path;
     core->opts.listen_path = core->listen_path;
     core->opts.allow_uids = options->allow_uids ? g_array_ref(options->allow_uids) : NULL;
+    core->opts.peer_rules = options->peer_rules ? g_array_ref(options->peer_rules) : NULL;
     core->finished = finished;
     core->finished_data = data;
     core->submit = submit;
@@ -155,6 +182,9 @@ void core_free(Core *core)
     if (core->opts.allow_uids) {
         g_array_unref(core->opts.allow_uids);
     }
+    if (core->opts.peer_rules) {
+        g_array_unref(core->opts.peer_rules);
+    }
     g_free(core->upstream_path);
     g_free(core->listen_path);
     g_free(core);
@@ -175,7 +205,7 @@ static void serve(Core *core)
             close(fd);
             continue;
         }
-        accepted(core, number, fd, peer);
+        accepted(core, number, fd, peer, NULL);
     }
     g_array_set_size(core->adopted, 0);
     for (guint i = 0; i < core->listeners->len; i++) {
@@ -297,7 +327,10 @@ gboolean core_listen(Core *core, GError **error)
         return FALSE;
     }
     if (!l) {
-        l = core_listener_new(core->listen_path, core->opts.socket_mode, error);
+        l = core_listener_new(core->listen_path, core->opts.socket_mode, core->opts.listen_policy,
+                              error);
+    } else {
+        core_listener_set_policy(l, core->opts.listen_policy);
     }
     if (l) {
         g_ptr_array_add(core->listeners, l);
@@ -305,9 +338,9 @@ gboolean core_listen(Core *core, GError **error)
     return l != NULL;
 }
 
-gboolean core_listen_also(Core *core, const char *path, GError **error)
+gboolean core_listen_also(Core *core, const char *path, const CorePolicy *policy, GError **error)
 {
-    CoreListener *l = core_listener_new(path, core->opts.socket_mode, error);
+    CoreListener *l = core_listener_new(path, core->opts.socket_mode, policy, error);
 
     if (l) {
         g_ptr_array_add(core->listeners, l);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "message.h"
+#include "policy.h"
 #include "value.h"
 
 #include <sys/types.h>
@@ -32,9 +33,19 @@ typedef struct CoreRequest CoreRequest;
 typedef struct CoreReply CoreReply;
 typedef struct CoreLayer CoreLayer;
 
+/* A peer whose uid (or gid) is @id is held to @policy as well as to its
+ * socket's. */
 typedef struct {
-    const char *upstream_path; /* QEMU's QMP socket */
-    const char *listen_path;   /* for core_listen(); NULL: the socket systemd passed */
+    gboolean gid;
+    guint32 id;
+    const CorePolicy *policy;
+} CorePeerRule;
+
+typedef struct {
+    const char *upstream_path;       /* QEMU's QMP socket */
+    const char *listen_path;         /* for core_listen(); NULL: the socket systemd passed */
+    const CorePolicy *listen_policy; /* of that socket; NULL: full */
+    GArray *peer_rules;              /* of CorePeerRule; may be NULL */
     guint socket_mode;
     GArray *allow_uids; /* of uid_t; empty or NULL: anyone */
     guint max_clients;
@@ -61,8 +72,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Core, core_free)
 /* Creates the listening socket (clients wait in its backlog): systemd's,
  * or --listen's. */
 gboolean core_listen(Core *core, GError **error);
-/* One more listening socket at @path, with the same mode and rules. */
-gboolean core_listen_also(Core *core, const char *path, GError **error);
+/* One more listening socket at @path, with the same mode and uid rules,
+ * its clients held to @policy (NULL: full). */
+gboolean core_listen_also(Core *core, const char *path, const CorePolicy *policy, GError **error);
 /* Serves clients on listening socket @fd (taken), which whoever passed it
  * owns: its file is not removed. */
 gboolean core_listen_fd(Core *core, int fd, GError **error);
@@ -221,9 +233,10 @@ typedef struct {
     /* @msg is QEMU's reply: as the client gets it, with its @id instead
      * of the proxy's (none when @id is NULL) */
     gboolean msg_with_client_id;
-    gboolean by_proxy; /* a command a layer made */
-    gint64 mono_us;    /* when it happened, if not now */
-    gsize msg_size;    /* bytes of @msg's text */
+    gboolean by_proxy;      /* a command a layer made */
+    const char *refused_by; /* the policy that refused it, on the proxy's error */
+    gint64 mono_us;         /* when it happened, if not now */
+    gsize msg_size;         /* bytes of @msg's text */
 } CoreCrossing;
 
 typedef struct {

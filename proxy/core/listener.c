@@ -28,10 +28,11 @@ struct CoreListener {
     ino_t ino;
     int fd;
     guint watch;
-    guint retry;           /* out of descriptors: the timer that watches again */
-    gboolean retry_logged; /* once per episode, until the backlog is empty */
-    GArray *allow_uids;    /* of uid_t; empty or NULL: anyone */
-    guint *numbers;        /* the core's client numbers, shared by its listeners */
+    guint retry;              /* out of descriptors: the timer that watches again */
+    gboolean retry_logged;    /* once per episode, until the backlog is empty */
+    GArray *allow_uids;       /* of uid_t; empty or NULL: anyone */
+    guint *numbers;           /* the core's client numbers, shared by its listeners */
+    const CorePolicy *policy; /* what its clients may do; NULL: all */
     CoreAccepted accepted;
     gpointer accepted_data;
 };
@@ -95,7 +96,8 @@ static gboolean clear_stale(const char *path, GError **error)
     return TRUE;
 }
 
-CoreListener *core_listener_new(const char *path, guint mode, GError **error)
+CoreListener *core_listener_new(const char *path, guint mode, const CorePolicy *policy,
+                                GError **error)
 {
     struct sockaddr_un addr;
 
@@ -133,6 +135,7 @@ CoreListener *core_listener_new(const char *path, guint mode, GError **error)
 
     CoreListener *l = g_new0(CoreListener, 1);
     l->path = g_strdup(path);
+    l->policy = policy;
     l->dev = st.st_dev;
     l->ino = st.st_ino;
     l->fd = fd;
@@ -209,7 +212,7 @@ static void accept_one(CoreListener *l, int fd)
         close(fd);
         return;
     }
-    l->accepted(l->accepted_data, number, fd, g_steal_pointer(&peer));
+    l->accepted(l->accepted_data, number, fd, g_steal_pointer(&peer), l->policy);
 }
 
 static gboolean on_accept(int fd, GIOCondition cond, gpointer user_data);
@@ -325,6 +328,11 @@ CoreListener *core_listener_new_activated(GError **error)
                     "the socket systemd passed is not a listening unix socket");
     }
     return l;
+}
+
+void core_listener_set_policy(CoreListener *l, const CorePolicy *policy)
+{
+    l->policy = policy;
 }
 
 const char *core_listener_path(CoreListener *l)

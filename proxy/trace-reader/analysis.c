@@ -310,6 +310,7 @@ void analysis_run(Analysis *t)
         if (client && !c->by_proxy) {
             client->commands++;
             client->errors += analysis_command_failed(c);
+            client->refused += c->reply && c->reply->refused_by;
         }
     }
 }

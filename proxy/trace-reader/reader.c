@@ -158,6 +158,7 @@ static Record *record_new(JsonObject *obj, GError **error)
         !get_member(obj, "by_proxy", T_BOOL, FALSE, &by_proxy, error) ||
         !reader_get_str(obj, "error", FALSE, &r->error, error) ||
         !reader_get_str(obj, "class", FALSE, &r->klass, error) ||
+        !reader_get_str(obj, "refused_by", FALSE, &r->refused_by, error) ||
         !get_member(obj, "msg", T_OBJECT, FALSE, &msg, error)) {
         return NULL;
     }

@@ -181,15 +181,15 @@ static void summary_devices(const Analysis *t, const Style *style)
 
 static void summary_clients(const Analysis *t)
 {
-    static const char *const headings[] = { "client",   "exe",    "pid",    "uid",
-                                            "commands", "errors", "events", NULL };
+    static const char *const headings[] = { "client", "exe",     "pid",    "uid", "commands",
+                                            "errors", "refused", "events", NULL };
     g_autofree char *title =
         g_strdup_printf("Clients (events: as received%s)",
                         t->reply_dir == DIR_P2C ? "" : "; none, the trace has no proxy>client");
     Table table;
     GList *clients = analysis_clients_sorted(t);
 
-    table_init(&table, title, "rlrrrrr", headings);
+    table_init(&table, title, "rlrrrrrr", headings);
     for (GList *l = clients; l; l = l->next) {
         const Client *c = l->data;
         GPtrArray *row = table_row(&table);
@@ -199,6 +199,7 @@ static void summary_clients(const Analysis *t)
         table_cell(row, "%" G_GINT64_FORMAT, c->uid);
         table_cell(row, "%u", c->commands);
         table_cell(row, "%u", c->errors);
+        table_cell(row, "%u", c->refused);
         table_cell(row, "%u", c->events);
     }
     g_list_free(clients);

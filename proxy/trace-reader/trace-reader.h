@@ -54,6 +54,7 @@ typedef struct {
     gint64 upstream_id; /* -1: none */
     gboolean by_proxy;  /* a command the proxy made itself, or its reply */
     const char *error, *klass;
+    const char *refused_by; /* the policy that refused the command, on its error */
     JsonObject *msg;
 } Record;
 
@@ -102,6 +103,7 @@ typedef struct {
     const char *exe;
     gint64 pid, uid;
     guint commands, errors, events;
+    guint refused; /* commands its socket's or its own policy refused */
 } Client;
 
 typedef struct {

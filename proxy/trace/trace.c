@@ -64,7 +64,8 @@ typedef struct {
     gboolean by_proxy;
     char *error;
     char *error_class;
-    gsize cost; /* what it counts against MAX_QUEUED */
+    const char *refused_by; /* a policy's name: lives as long as the proxy */
+    gsize cost;             /* what it counts against MAX_QUEUED */
 } Entry;
 
 typedef enum {
@@ -258,6 +259,10 @@ static void format_entry(Trace *t, Entry *e)
     if (error_class) {
         g_string_append(out, ", \"class\": ");
         qmp_json_write_string(out, error_class);
+    }
+    if (e->refused_by) {
+        g_string_append(out, ", \"refused_by\": ");
+        qmp_json_write_string(out, e->refused_by);
     }
     if (msg && e->msg_with_client_id && qmp_value_type(msg) == QMP_VALUE_DICT) {
         g_string_append(out, ", \"msg\": ");
@@ -570,6 +575,7 @@ static void trace_record(gpointer data, const CoreCrossing *r)
     e->id = r->id ? qmp_value_ref((QmpValue *)r->id) : NULL;
     e->upstream_id = r->upstream_id;
     e->latency_us = r->latency_us;
+    e->refused_by = r->refused_by;
     if (r->msg) {
         e->msg = qmp_value_ref((QmpValue *)r->msg);
     } else if (r->text) {

@@ -524,8 +524,36 @@ static void test_summary_clients(Fixture *f, gconstpointer data)
     g_assert_cmpint(run((const char *[]){ "--summary", path, NULL }, &out, &err), ==, 0);
     assert_rows(out, "Clients",
                 (const char *[]){
-                    "1 runtime 10 0 7 2 4",
-                    "2 watcher 20 1000 5 1 3",
+                    "1 runtime 10 0 7 2 0 4",
+                    "2 watcher 20 1000 5 1 0 3",
+                    NULL,
+                });
+}
+
+/* A command a socket's policy refused counts as refused, and as an
+ * error, for its client. */
+static void test_summary_refused(Fixture *f, gconstpointer data)
+{
+    static const char trace[] =
+        "{\"v\":1,\"kind\":\"header\",\"time\":\"2026-11-25T02:40:00.000000Z\",\"mono_us\":"
+        "1000000,\"qmproxy\":\"0.1.0\",\"upstream\":\"/run/vm/qmp.sock\",\"filter\":\"all\"}\n"
+        "{\"v\":1,\"time\":\"2026-11-25T02:40:00.000100Z\",\"mono_us\":1000100,\"dir\":\"client>"
+        "proxy\",\"client\":3,\"pid\":30,\"uid\":1001,\"exe\":\"exporter\",\"kind\":\"command\","
+        "\"name\":\"quit\",\"id\":1,\"msg\":{\"execute\":\"quit\",\"id\":1}}\n"
+        "{\"v\":1,\"time\":\"2026-11-25T02:40:00.000150Z\",\"mono_us\":1000150,\"dir\":\"proxy>"
+        "client\",\"client\":3,\"pid\":30,\"uid\":1001,\"exe\":\"exporter\",\"kind\":\"error\","
+        "\"name\":\"quit\",\"id\":1,\"latency_us\":50,\"error\":\"Command quit has been "
+        "disabled: the read-only policy of this QMP socket does not allow it\",\"class\":"
+        "\"CommandNotFound\",\"refused_by\":\"read-only\",\"msg\":{\"id\":1,\"error\":{"
+        "\"class\":\"CommandNotFound\",\"desc\":\"Command quit has been disabled: the read-only "
+        "policy of this QMP socket does not allow it\"}}}\n";
+    g_autofree char *path = write_trace(f, "refused.jsonl", trace, -1);
+    g_autofree char *out = NULL, *err = NULL;
+
+    g_assert_cmpint(run((const char *[]){ "--summary", path, NULL }, &out, &err), ==, 0);
+    assert_rows(out, "Clients",
+                (const char *[]){
+                    "3 exporter 30 1001 1 1 1 0",
                     NULL,
                 });
 }
@@ -718,7 +746,7 @@ static void test_by_proxy_summary(Fixture *f, gconstpointer data)
                     NULL,
                 });
     /* The proxy's commands and its refused blockdev-del are not client 1's. */
-    assert_rows(out, "Clients", (const char *[]){ "1 runtime 10 0 3 0 2", NULL });
+    assert_rows(out, "Clients", (const char *[]){ "1 runtime 10 0 3 0 0 2", NULL });
 }
 
 /* A trace without by_proxy records has no table for them. */
@@ -1315,6 +1343,7 @@ int main(int argc, char **argv)
         { "/trace-tool/summary/commands", test_summary_commands },
         { "/trace-tool/summary/devices", test_summary_devices },
         { "/trace-tool/summary/clients", test_summary_clients },
+        { "/trace-tool/summary/refused", test_summary_refused },
         { "/trace-tool/summary/qemu-side-only", test_summary_qemu_side },
         { "/trace-tool/chrome/commands", test_chrome_commands },
         { "/trace-tool/chrome/devices-and-events", test_chrome_devices_events },
