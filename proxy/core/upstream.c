@@ -7,6 +7,7 @@
 #include "core-internal.h"
 
 #include "conn.h"
+#include "writer.h"
 
 #include <errno.h>
 #include <string.h>
@@ -36,7 +37,8 @@ struct CoreUpstream {
     QmpValue *greeting_value;
     GPtrArray *offered; /* capability names from the greeting */
     gboolean pretty;
-    pid_t pid; /* QEMU's, from SO_PEERCRED; 0 unknown */
+    char *negotiation_id; /* our qmp_capabilities' */
+    pid_t pid;            /* QEMU's, from SO_PEERCRED; 0 unknown */
 };
 
 static void fail(CoreUpstream *up, const char *error)
@@ -92,6 +94,36 @@ static gboolean take_greeting(CoreUpstream *up, QmpValue *msg, const char *raw, 
     return TRUE;
 }
 
+/* QEMU answers a command that was running when its previous client went
+ * (a proxy killed mid-attach, say) to whoever is connected next, before
+ * anything that client sends; an id only this process uses tells our
+ * answer from those. */
+static void negotiate(CoreUpstream *up)
+{
+    g_autoptr(QmpValue) cmd =
+        qmp_value_new_dict_of("execute", qmp_value_new_string("qmp_capabilities"), NULL);
+    g_autoptr(GString) out = g_string_new(NULL);
+
+    if (core_upstream_offers(up, "oob")) {
+        QmpValue *enable = qmp_value_new_list();
+
+        qmp_value_list_append(enable, qmp_value_new_string("oob"));
+        qmp_value_dict_add(cmd, "arguments", qmp_value_new_dict_of("enable", enable, NULL));
+    }
+    up->negotiation_id = g_strdup_printf("qmproxy-%d-negotiation", (int)getpid());
+    qmp_value_dict_add(cmd, "id", qmp_value_new_string(up->negotiation_id));
+    qmp_json_write_minimal(out, cmd);
+    g_string_append_c(out, '\n');
+    qmp_conn_send(up->conn, out->str, out->len);
+}
+
+static gboolean is_negotiation_answer(CoreUpstream *up, QmpValue *msg)
+{
+    QmpValue *id = qmp_value_dict_get(msg, "id");
+
+    return id && g_strcmp0(qmp_value_get_string(id), up->negotiation_id) == 0;
+}
+
 static void on_message(QmpConn *conn, QmpValue *msg, const char *raw, gsize len, const char *error,
                        gpointer user_data)
 {
@@ -108,20 +140,18 @@ static void on_message(QmpConn *conn, QmpValue *msg, const char *raw, gsize len,
             return;
         }
         up->state = UP_NEGOTIATING;
-        if (core_upstream_offers(up, "oob")) {
-            static const char cmd[] =
-                "{\"execute\": \"qmp_capabilities\", \"arguments\": {\"enable\": [\"oob\"]}}\n";
-            qmp_conn_send(conn, cmd, sizeof(cmd) - 1);
-        } else {
-            static const char cmd[] = "{\"execute\": \"qmp_capabilities\"}\n";
-            qmp_conn_send(conn, cmd, sizeof(cmd) - 1);
-        }
+        negotiate(up);
         return;
     case UP_NEGOTIATING:
         if (error || qmp_value_type(msg) != QMP_VALUE_DICT) {
             why = g_strdup_printf("%s answered qmp_capabilities with garbage: %s", up->path,
                                   error ? error : "not an object");
             fail(up, why);
+            return;
+        }
+        if (!is_negotiation_answer(up, msg)) {
+            g_message("%s: dropped an answer to the previous client of QEMU's monitor: %.*s",
+                      up->path, (int)MIN(len, 200), raw);
             return;
         }
         if (!qmp_value_dict_get(msg, "return")) {
@@ -244,6 +274,7 @@ void core_upstream_free(CoreUpstream *up)
     qmp_value_unref(up->greeting_value);
     g_ptr_array_unref(up->offered);
     g_free(up->path);
+    g_free(up->negotiation_id);
     g_free(up);
 }
 

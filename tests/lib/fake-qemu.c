@@ -90,6 +90,7 @@ static void run_script(TestFakeQmp *fake, int fd)
 {
     g_auto(GStrv) steps = g_strsplit(fake->script, "\n", -1);
     g_autoptr(GString) in = g_string_new(NULL);
+    g_autofree char *last_id = NULL;
 
     for (guint i = 0; steps[i]; i++) {
         const char *step = steps[i];
@@ -100,6 +101,14 @@ static void run_script(TestFakeQmp *fake, int fd)
             if (!send_all_locked(fake, fd, line, strlen(line))) {
                 return;
             }
+        } else if (g_str_has_prefix(step, "reply ")) {
+            g_autoptr(GString) line = g_string_new(NULL);
+            TestFakeRequest req = { .id = last_id };
+
+            test_fake_reply(line, &req, step + 6);
+            if (!send_all_locked(fake, fd, line->str, line->len)) {
+                return;
+            }
         } else if (strcmp(step, "recv") == 0) {
             gsize end;
 
@@ -108,8 +117,9 @@ static void run_script(TestFakeQmp *fake, int fd)
                     return;
                 }
             }
-            g_autofree char *id = test_json_member(in->str, end, "id");
-            keep(fake, in->str, end, id != NULL);
+            g_free(last_id);
+            last_id = test_json_member(in->str, end, "id");
+            keep(fake, in->str, end, last_id != NULL);
             g_string_erase(in, 0, (gssize)end);
         } else if (strcmp(step, "close") == 0) {
             return;

@@ -6,7 +6,9 @@
  * newlines promised). Two ways to drive it:
  *
  *   a script: one step a line, "send TEXT" (CRLF added), "recv" (read one
- *   request), "close", "hang" (keep the connection, send nothing);
+ *   request), "reply MEMBERS" (answer the last one read, with its id: see
+ *   test_fake_reply()), "close", "hang" (keep the connection, send
+ *   nothing);
  *
  *   a responder: it greets as QEMU 7.2 with OOB, and every request it
  *   reads goes to a function that writes the answer (and any event).

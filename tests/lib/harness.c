@@ -187,11 +187,37 @@ TestProxy *test_spawn_logged(const char *const *argv, const char *log)
     return p;
 }
 
+/* Waits for @text in @p's log; FALSE if it exits first or after
+ * @timeout_ms. */
+static gboolean wait_for_log(TestProxy *p, const char *text, guint timeout_ms)
+{
+    for (guint waited = 0; waited < timeout_ms; waited += 10) {
+        g_autofree char *log = NULL;
+
+        if (g_file_get_contents(p->log, &log, NULL, NULL) && strstr(log, text)) {
+            return TRUE;
+        }
+        if (waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
+            p->exited = TRUE;
+            return FALSE;
+        }
+        g_usleep(10000);
+    }
+    return FALSE;
+}
+
 TestProxy *test_proxy_start(const char *upstream, const char *dir, const char *const *extra)
 {
     g_autofree char *listen = g_build_filename(dir, "proxy.sock", NULL);
+    /* a socket a killed proxy left accepts nothing: wait until the new
+     * one has taken it over (which may follow seconds of reconciling) */
+    gboolean stale = g_file_test(listen, G_FILE_TEST_EXISTS);
     TestProxy *p = test_proxy_spawn(upstream, listen, extra);
 
+    if (stale && !wait_for_log(p, "replacing stale socket", 30000)) {
+        g_autofree char *log = test_proxy_log(p);
+        g_error("qmproxy did not take over %s: %s", listen, log);
+    }
     if (!wait_for_file(listen, 10000)) {
         g_autofree char *log = test_proxy_log(p);
         g_error("qmproxy did not create %s: %s", listen, log);

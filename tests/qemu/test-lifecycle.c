@@ -129,8 +129,8 @@ static void test_refuse_silent_upstream(void)
 
 static void test_refuse_caps_refused(void)
 {
-    refuse_upstream("send " TEST_FAKE_GREETING "\nrecv\nsend {\"error\": {\"class\": "
-                    "\"GenericError\", \"desc\": \"nope\"}}\nhang",
+    refuse_upstream("send " TEST_FAKE_GREETING "\nrecv\nreply \"error\": {\"class\": "
+                    "\"GenericError\", \"desc\": \"nope\"}\nhang",
                     NULL, "refused qmp_capabilities: nope");
 }
 
@@ -139,7 +139,7 @@ static void test_upstream_crash_mid_command(void)
     g_autofree char *dir = g_dir_make_tmp("qmproxy-test-XXXXXX", NULL);
     g_autofree char *up = g_build_filename(dir, "fake.sock", NULL);
     g_autoptr(TestFakeQmp) fake = test_fake_qmp_start(
-        up, "send " TEST_FAKE_GREETING "\nrecv\nsend {\"return\": {}}\n"
+        up, "send " TEST_FAKE_GREETING "\nrecv\nreply \"return\": {}\n"
             /* the proxy learns what devices "QEMU" has: none */
             "recv\nsend {\"return\": [{\"name\": \"type\", \"type\": \"string\"}]}\n"
             /* the client's qmp_capabilities, checked by "QEMU" */
@@ -160,6 +160,35 @@ static void test_upstream_crash_mid_command(void)
     /* as its tokens, without the id: QEMU answers in order */
     g_assert_nonnull(strstr(seen, "{\"execute\":\"device_del\",\"arguments\":{\"id\":\"d1\"}}"));
     test_fake_qmp_free(g_steal_pointer(&fake));
+    g_rmdir(dir);
+}
+
+/* QEMU gives the answer to a command its previous client left running
+ * (a proxy killed mid-attach) to the next client, before that client's
+ * own: the proxy takes it for no answer of its own, and serves. */
+static void test_previous_clients_answer(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("qmproxy-test-XXXXXX", NULL);
+    g_autofree char *up = g_build_filename(dir, "fake.sock", NULL);
+    g_autoptr(TestFakeQmp) fake = test_fake_qmp_start(
+        up, "send " TEST_FAKE_GREETING "\nrecv\n"
+            "send {\"error\": {\"class\": \"GenericError\", \"desc\": \"Bus 'pcie.0' does not "
+            "support hotplugging\"}}\n"
+            "send {\"return\": {}}\n"
+            "reply \"return\": {}\n"
+            "recv\nsend {\"return\": [{\"name\": \"type\", \"type\": \"string\"}]}\n"
+            "recv\nsend {\"error\": {\"class\": \"CommandNotFound\", \"desc\": "
+            "\"Capabilities negotiation is already complete, command ignored\"}}\n"
+            "recv\nreply \"return\": {\"running\": true, \"status\": \"running\"}\nhang");
+    g_autoptr(TestProxy) p = test_proxy_start(up, dir, NULL);
+    g_autoptr(TestClient) c = test_client_connect(p->listen);
+
+    g_free(test_client_handshake(c, NULL));
+    g_autofree char *r = test_client_cmd(c, "{\"execute\": \"query-status\", \"id\": 7}");
+    g_assert_cmpstr(r, ==, "{\"return\": {\"running\": true, \"status\": \"running\"}, \"id\": 7}");
+    assert_log_has(p, "dropped an answer to the previous client of QEMU's monitor: {\"error\"");
+    test_fake_qmp_free(g_steal_pointer(&fake));
+    test_proxy_free(g_steal_pointer(&p));
     g_rmdir(dir);
 }
 
@@ -484,6 +513,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lifecycle/qemu-quits", test_qemu_quits);
     g_test_add_func("/lifecycle/sigterm", test_sigterm);
     g_test_add_func("/lifecycle/upstream-crash-mid-command", test_upstream_crash_mid_command);
+    g_test_add_func("/lifecycle/previous-clients-answer", test_previous_clients_answer);
     g_test_add_func("/lifecycle/refuse/missing-upstream", test_refuse_missing_upstream);
     g_test_add_func("/lifecycle/refuse/not-qmp", test_refuse_not_qmp);
     g_test_add_func("/lifecycle/refuse/silent-upstream", test_refuse_silent_upstream);
