@@ -15,6 +15,9 @@ const char *const manager_kind_drivers[QMPROXY_DEVICE_DRIVER__MAX] = {
     [QMPROXY_DEVICE_DRIVER_VIRTIO_SCSI] = "scsi-hd",
     [QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK] = "vhost-user-blk-pci",
     [QMPROXY_DEVICE_DRIVER_VFIO_PCI] = "vfio-pci",
+    [QMPROXY_DEVICE_DRIVER_VHOST_USER_FS] = "vhost-user-fs-pci",
+    [QMPROXY_DEVICE_DRIVER_VHOST_USER_NET] = "virtio-net-pci",
+    [QMPROXY_DEVICE_DRIVER_VHOST_USER_SCSI] = "vhost-user-scsi-pci",
 };
 
 static const char *const track_names[TRACK_COUNT] = { "op", "plug", "record", "unplug", "life" };
@@ -55,6 +58,8 @@ void manager_device_free(ManagerDevice *d)
     g_free(d->path);
     g_free(d->key);
     g_free(d->bus);
+    g_free(d->tag);
+    g_free(d->mac);
     g_free(d->refusal);
     g_free(d->chain_error);
     g_free(d->rollback_error);
@@ -102,17 +107,26 @@ QmpValue *manager_device_describe(ManagerDevice *d)
     }
     qmp_value_dict_add(info, "attach-count", qmp_value_new_int(d->attach_count));
     qmp_value_dict_add(info, "reference-count", qmp_value_new_int(d->ref_count));
-    if (d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK &&
-        d->state != QMPROXY_DEVICE_STATE_DETACHED) {
+    if (manager_kind_is_vhost_user(d->kind) && d->state != QMPROXY_DEVICE_STATE_DETACHED) {
         qmp_value_dict_add(info, "chardev",
                            qmp_value_new_string_take(manager_device_backend_name(d)));
+        if (d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_NET) {
+            qmp_value_dict_add(info, "netdev",
+                               qmp_value_new_string_take(manager_device_netdev_name(d)));
+        }
+    }
+    if (d->tag) {
+        qmp_value_dict_add(info, "tag", qmp_value_new_string(d->tag));
+    }
+    if (d->mac) {
+        qmp_value_dict_add(info, "mac", qmp_value_new_string(d->mac));
     }
     return info;
 }
 
 char *manager_device_key(ManagerKind kind, const char *path, struct stat *st)
 {
-    if (kind != QMPROXY_DEVICE_DRIVER_VFIO_PCI && kind != QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK &&
+    if (kind != QMPROXY_DEVICE_DRIVER_VFIO_PCI && !manager_kind_is_vhost_user(kind) &&
         stat(path, st) == 0 && S_ISBLK(st->st_mode)) {
         return g_strdup_printf("block %u:%u", major(st->st_rdev), minor(st->st_rdev));
     }
@@ -129,10 +143,22 @@ gboolean manager_device_valid_id(const char *id)
     return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") == len;
 }
 
+gboolean manager_kind_is_vhost_user(ManagerKind kind)
+{
+    return kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK ||
+           kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_FS ||
+           kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_NET ||
+           kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_SCSI;
+}
+
 char *manager_device_backend_name(ManagerDevice *d)
 {
-    return g_strdup_printf(
-        "%s-%s", d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK ? "char" : "drive", d->id);
+    return g_strdup_printf("%s-%s", manager_kind_is_vhost_user(d->kind) ? "char" : "drive", d->id);
+}
+
+char *manager_device_netdev_name(ManagerDevice *d)
+{
+    return g_strdup_printf("net-%s", d->id);
 }
 
 gboolean manager_device_has_backend(ManagerDevice *d)

@@ -98,6 +98,60 @@ static void look(gpointer data, gpointer unused)
 #define MAX_PATH_LEN (PATH_MAX - 1)
 #define MAX_BUS_LEN 128
 
+/* QEMU's limit on a virtiofs tag (hw/virtio/vhost-user-fs.c). */
+#define MAX_TAG_LEN 36
+
+static gboolean is_mac(const char *mac)
+{
+    for (guint i = 0; i < 17; i++) {
+        if (i % 3 == 2 ? mac[i] != ':' : !g_ascii_isxdigit(mac[i])) {
+            return FALSE;
+        }
+    }
+    return mac[17] == 0;
+}
+
+/* What is wrong with the members only some kinds take, or NULL. */
+static char *kind_arguments_problem(ManagerKind kind, QmpValue *args)
+{
+    static const struct {
+        const char *member;
+        ManagerKind kind;
+    } only[] = {
+        { "tag", QMPROXY_DEVICE_DRIVER_VHOST_USER_FS },
+        { "queue-size", QMPROXY_DEVICE_DRIVER_VHOST_USER_FS },
+        { "mac", QMPROXY_DEVICE_DRIVER_VHOST_USER_NET },
+        { "queues", QMPROXY_DEVICE_DRIVER_VHOST_USER_NET },
+    };
+    const char *tag = qmp_value_dict_get_string(args, "tag");
+    const char *mac = qmp_value_dict_get_string(args, "mac");
+
+    for (guint i = 0; i < G_N_ELEMENTS(only); i++) {
+        if (qmp_value_dict_get(args, only[i].member) && kind != only[i].kind) {
+            return g_strdup_printf("Parameter '%s' is only for %s", only[i].member,
+                                   qmproxy_device_driver_names[only[i].kind]);
+        }
+    }
+    if (kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_FS &&
+        (!tag || !*tag || strlen(tag) > MAX_TAG_LEN)) {
+        return g_strdup_printf("Parameter 'tag' expects the tag the guest mounts it by, 1 to %d "
+                               "bytes",
+                               MAX_TAG_LEN);
+    }
+    /* 0 stands for QEMU's default in the table */
+    for (guint i = 0; i < G_N_ELEMENTS(only); i++) {
+        QmpValue *v = qmp_value_dict_get(args, only[i].member);
+
+        if (v && qmp_value_type(v) == QMP_VALUE_INT && qmp_value_get_int(v) < 1) {
+            return g_strdup_printf("Parameter '%s' expects a number of at least 1", only[i].member);
+        }
+    }
+    if (mac && !is_mac(mac)) {
+        return g_strdup("Parameter 'mac' expects a MAC address, six hex pairs with ':'");
+    }
+    return NULL;
+}
+
 void manager_lookup_device_new(Manager *m, CoreRequest *req)
 {
     QmpValue *args = core_request_arguments(req);
@@ -116,11 +170,16 @@ void manager_lookup_device_new(Manager *m, CoreRequest *req)
     } else if (bus && (!*bus || strlen(bus) > MAX_BUS_LEN)) {
         problem = g_strdup_printf("Parameter 'bus' expects a bus id of 1 to %d bytes", MAX_BUS_LEN);
     }
+    if (!problem) {
+        problem = kind_arguments_problem(kind, args);
+    }
     if (problem) {
         core_request_error(req, QMP_CLASS_GENERIC, problem);
         return;
     }
-    if (kind == QMPROXY_DEVICE_DRIVER_VFIO_PCI || kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK) {
+    /* a vhost-user back end may start after device-new: its socket is
+     * QEMU's to find at attach, and chardev-add says if it is not there */
+    if (kind == QMPROXY_DEVICE_DRIVER_VFIO_PCI || manager_kind_is_vhost_user(kind)) {
         struct stat unused;
         g_autofree char *key = manager_device_key(kind, path, &unused); /* no stat() */
 
@@ -176,6 +235,14 @@ static const char *arg_string(CoreRequest *req, const char *name)
     return args ? qmp_value_dict_get_string(args, name) : NULL;
 }
 
+static gint64 int_arg(CoreRequest *req, const char *name)
+{
+    QmpValue *args = core_request_arguments(req);
+    QmpValue *v = args ? qmp_value_dict_get(args, name) : NULL;
+
+    return v && qmp_value_type(v) == QMP_VALUE_INT ? qmp_value_get_int(v) : 0;
+}
+
 static gboolean id_taken(Manager *m, const char *id)
 {
     g_autoptr(QmpValue) in_qemu = placement_describe(m->pl, id, NULL);
@@ -194,6 +261,28 @@ static ManagerDevice *find_by_key(Manager *m, const char *key)
         if (strcmp(d->key, key) == 0 && d->step[TRACK_LIFE] != LIFE_REMOVED &&
             d->step[TRACK_LIFE] != LIFE_GONE) {
             return d;
+        }
+    }
+    return NULL;
+}
+
+/* Two devices with one tag leave the guest one of them to mount (QEMU
+ * takes both); two with one MAC confuse every switch. */
+static char *duplicate_of(Manager *m, const char *tag, const char *mac)
+{
+    GHashTableIter iter;
+    ManagerDevice *d;
+
+    g_hash_table_iter_init(&iter, m->devices);
+    while (g_hash_table_iter_next(&iter, NULL, (gpointer *)&d)) {
+        if (d->step[TRACK_LIFE] == LIFE_REMOVED || d->step[TRACK_LIFE] == LIFE_GONE) {
+            continue;
+        }
+        if (tag && g_strcmp0(d->tag, tag) == 0) {
+            return g_strdup_printf("Parameter 'tag': device '%s' has tag '%s' already", d->id, tag);
+        }
+        if (mac && d->mac && g_ascii_strcasecmp(d->mac, mac) == 0) {
+            return g_strdup_printf("Parameter 'mac': device '%s' has MAC %s already", d->id, mac);
         }
     }
     return NULL;
@@ -232,6 +321,9 @@ void manager_lookup_device_new_keyed(Manager *m, CoreRequest *req, const char *k
         }
         desc = g_strdup_printf("Device id '%s' is already in use", id);
     }
+    if (!desc) {
+        desc = duplicate_of(m, arg_string(req, "tag"), arg_string(req, "mac"));
+    }
     if (desc) {
         core_request_error(req, QMP_CLASS_GENERIC, desc);
         return;
@@ -245,6 +337,10 @@ void manager_lookup_device_new_keyed(Manager *m, CoreRequest *req, const char *k
     d->key = g_strdup(key);
     d->read_only = ro && qmp_value_get_bool(ro);
     d->bus = g_strdup(arg_string(req, "bus"));
+    d->tag = g_strdup(arg_string(req, "tag"));
+    d->mac = g_strdup(arg_string(req, "mac"));
+    d->queue_size = int_arg(req, "queue-size");
+    d->queues = int_arg(req, "queues");
     d->has_rdev = sscanf(key, "block %u:%u", &major_number, &minor_number) == 2;
     d->major = major_number;
     d->minor = minor_number;

@@ -82,7 +82,11 @@ typedef struct {
     char *path;
     char *key; /* the host device's identity */
     gboolean read_only;
-    char *bus; /* NULL: the default for its kind */
+    char *bus;                 /* NULL: the default for its kind */
+    char *tag;                 /* vhost-user-fs */
+    char *mac;                 /* vhost-user-net; NULL: QEMU's */
+    gint64 queue_size, queues; /* 0: QEMU's default */
+    guint backends_made;       /* back-end steps of the plug under way that QEMU took */
     gboolean has_rdev;
     guint major, minor;
     guint attach_count;
@@ -164,6 +168,10 @@ gboolean manager_device_valid_id(const char *id);
 /* The block node (or chardev) its back end gets; whether it has one. */
 char *manager_device_backend_name(ManagerDevice *d);
 gboolean manager_device_has_backend(ManagerDevice *d);
+/* Whether its back end is a vhost-user daemon's socket. */
+gboolean manager_kind_is_vhost_user(ManagerKind kind);
+/* The netdev a vhost-user-net device gets. */
+char *manager_device_netdev_name(ManagerDevice *d);
 /* Whether its device_add waits for its record: a vdX name must be on
  * disk before QEMU can have the device, which cannot tell a restarted
  * proxy which one the guest was given. */
@@ -171,10 +179,12 @@ gboolean manager_device_needs_record_first(ManagerDevice *d);
 
 /* ---- qemu.c: what QEMU is told for a device, and what it answers ---- */
 
-/* The commands adding and removing its back end (NULL: it has none),
- * the device_add (placement fills in its address), the device_del. */
-QmpValue *manager_qemu_backend_addition(ManagerDevice *d);
-QmpValue *manager_qemu_backend_removal(ManagerDevice *d);
+/* How many commands make its back end (0: none), and step @i of them. */
+guint manager_qemu_backend_steps(ManagerDevice *d);
+QmpValue *manager_qemu_backend_step(ManagerDevice *d, guint i);
+/* The command removing what the first @made steps made (NULL: nothing). */
+QmpValue *manager_qemu_backend_removal(ManagerDevice *d, guint made);
+/* The device_add (placement fills in its address), the device_del. */
 QmpValue *manager_qemu_device_add(ManagerDevice *d);
 QmpValue *manager_qemu_device_del(ManagerDevice *d);
 /* QEMU's error message in @reply, or why there is none; whether it

@@ -64,6 +64,14 @@ static gboolean is_for(ManagerDevice *d, ManagerOp *op, char **why)
                             d->read_only ? "read-only " : "", qmproxy_device_driver_names[d->kind]);
         return FALSE;
     }
+    const char *tag = qmp_value_dict_get_string(args, "tag");
+    const char *mac = qmp_value_dict_get_string(args, "mac");
+    if ((tag && g_strcmp0(tag, d->tag) != 0) ||
+        (mac && (!d->mac || g_ascii_strcasecmp(mac, d->mac)))) {
+        *why = g_strdup_printf("Device '%s' already exists for %s, with %s %s", d->id, path,
+                               tag ? "tag" : "MAC", tag ? d->tag : (d->mac ? d->mac : "(QEMU's)"));
+        return FALSE;
+    }
     return TRUE;
 }
 

@@ -18,20 +18,23 @@
 typedef struct {
     ManagerDevice *d;
     char *error; /* a failed step's, while its back end is removed */
+    char *what;  /* the command, for its error */
 } Step;
 
-static Step *step_new(ManagerDevice *d, char *error)
+static Step *step_new(ManagerDevice *d, char *error, QmpValue *cmd)
 {
     Step *s = g_new0(Step, 1);
 
     s->d = d;
     s->error = error;
+    s->what = g_strdup(cmd ? qmp_value_dict_get_string(cmd, "execute") : NULL);
     return s;
 }
 
 static void step_free(Step *s)
 {
     g_free(s->error);
+    g_free(s->what);
     g_free(s);
 }
 
@@ -63,11 +66,17 @@ static void on_rolled_back(gpointer data, QmpValue *reply)
     chain_over(d, error);
 }
 
-/* A step failed: the back end made for the device goes too. */
+/* A step failed: what was made of the back end goes too. */
 static void undo_backend(ManagerDevice *d, char *error)
 {
+    QmpValue *removal = manager_qemu_backend_removal(d, d->backends_made);
+
+    if (!removal) {
+        chain_over(d, error);
+        return;
+    }
     manager_device_step(d, TRACK_PLUG, PLUG_UNDOING);
-    if (!manager_op_send(d, manager_qemu_backend_removal(d), on_rolled_back, step_new(d, error))) {
+    if (!manager_op_send(d, removal, on_rolled_back, step_new(d, error, NULL))) {
         g_free(error);
         chain_over(d, g_strdup("QEMU went away"));
     }
@@ -84,7 +93,7 @@ static void on_device_added(gpointer data, QmpValue *reply)
         return;
     }
     char *error = g_strdup_printf("device_add failed: %s", manager_qemu_error(reply));
-    if (reply && manager_device_has_backend(d)) {
+    if (reply) {
         undo_backend(d, error);
         return;
     }
@@ -94,7 +103,7 @@ static void on_device_added(gpointer data, QmpValue *reply)
 static void add_device(ManagerDevice *d)
 {
     manager_device_step(d, TRACK_PLUG, PLUG_DEVICE);
-    if (!manager_op_send(d, manager_qemu_device_add(d), on_device_added, step_new(d, NULL))) {
+    if (!manager_op_send(d, manager_qemu_device_add(d), on_device_added, step_new(d, NULL, NULL))) {
         placement_release_drive_name(d->m->pl, d->id);
         chain_over(d, g_strdup("QEMU went away"));
     }
@@ -113,20 +122,29 @@ static void continue_plug(ManagerDevice *d)
     add_device(d);
 }
 
+static void send_backend_step(ManagerDevice *d);
+
 static void on_backend_added(gpointer data, QmpValue *reply)
 {
     Step *s = data;
     ManagerDevice *d = s->d;
+    g_autofree char *what = g_strdup(s->what);
 
     step_free(s);
     if (!manager_qemu_ok(reply)) {
+        char *error = g_strdup_printf("%s failed: %s", what, manager_qemu_error(reply));
+
         /* the drive name chosen for the device is given back */
         placement_release_drive_name(d->m->pl, d->id);
-        chain_over(d,
-                   g_strdup_printf("%s failed: %s",
-                                   d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK ? "chardev-add"
-                                                                                   : "blockdev-add",
-                                   manager_qemu_error(reply)));
+        if (reply) {
+            undo_backend(d, error); /* what the steps before made */
+        } else {
+            chain_over(d, error);
+        }
+        return;
+    }
+    if (++d->backends_made < manager_qemu_backend_steps(d)) {
+        send_backend_step(d);
         return;
     }
     if (manager_device_needs_record_first(d) && d->step[TRACK_RECORD] == RECORD_SAVING) {
@@ -134,6 +152,18 @@ static void on_backend_added(gpointer data, QmpValue *reply)
         return;
     }
     continue_plug(d);
+}
+
+/* The next command of the back end (chardev-add, then netdev_add). */
+static void send_backend_step(ManagerDevice *d)
+{
+    QmpValue *cmd = manager_qemu_backend_step(d, d->backends_made);
+    Step *s = step_new(d, NULL, cmd);
+
+    if (!manager_op_send(d, cmd, on_backend_added, s)) {
+        step_free(s);
+        placement_release_drive_name(d->m->pl, d->id);
+    }
 }
 
 static void plug_saved(ManagerDevice *d, const GError *error)
@@ -193,22 +223,18 @@ static void plug_step_done(ManagerDevice *d)
 
 void manager_plug(ManagerDevice *d)
 {
-    QmpValue *backend = manager_qemu_backend_addition(d);
-
     manager_device_state(d, QMPROXY_DEVICE_STATE_PLUGGING);
     manager_device_step(d, TRACK_OP, OP_BUSY);
     d->lost = FALSE;
+    d->backends_made = 0;
     if (manager_device_needs_record_first(d)) {
         /* its name goes into the record before QEMU can have the device */
         placement_reserve_drive_name(d->m->pl, d->id);
     }
     manager_device_step(d, TRACK_RECORD, RECORD_SAVING);
-    if (backend) {
+    if (manager_qemu_backend_steps(d)) {
         manager_device_step(d, TRACK_PLUG, PLUG_BACKEND);
-        if (!manager_op_send(d, backend, on_backend_added, step_new(d, NULL))) {
-            placement_release_drive_name(d->m->pl, d->id);
-            return; /* closing */
-        }
+        send_backend_step(d);
     } else {
         add_device(d);
     }

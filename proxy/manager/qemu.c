@@ -6,41 +6,69 @@
 
 #define DEFAULT_SCSI_BUS "scsi0.0"
 
-QmpValue *manager_qemu_backend_addition(ManagerDevice *d)
+guint manager_qemu_backend_steps(ManagerDevice *d)
 {
-    QmpValue *name = qmp_value_new_string_take(manager_device_backend_name(d));
-
     switch (d->kind) {
-    case QMPROXY_DEVICE_DRIVER_VIRTIO_BLK:
-    case QMPROXY_DEVICE_DRIVER_VIRTIO_SCSI:
-        return qmp_command_new("blockdev-add", "driver",
-                               qmp_value_new_string(d->has_rdev ? "host_device" : "file"),
-                               "node-name", name, "read-only", qmp_value_new_bool(d->read_only),
-                               "filename", qmp_value_new_string(d->path), NULL);
-    case QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK: {
-        /* a unix socket the back end listens on: QEMU connects */
-        QmpValue *addr = qmp_value_new_dict_of(
-            "type", qmp_value_new_string("unix"), "data",
-            qmp_value_new_dict_of("path", qmp_value_new_string(d->path), NULL), NULL);
-        QmpValue *socket = qmp_value_new_dict_of(
-            "type", qmp_value_new_string("socket"), "data",
-            qmp_value_new_dict_of("server", qmp_value_new_bool(FALSE), "addr", addr, NULL), NULL);
-
-        return qmp_command_new("chardev-add", "id", name, "backend", socket, NULL);
-    }
     case QMPROXY_DEVICE_DRIVER_VFIO_PCI:
     case QMPROXY_DEVICE_DRIVER__MAX:
-        break;
+        return 0;
+    case QMPROXY_DEVICE_DRIVER_VHOST_USER_NET:
+        return 2; /* the chardev, then the netdev on it */
+    default:
+        return 1;
     }
-    qmp_value_unref(name);
-    return NULL;
 }
 
-QmpValue *manager_qemu_backend_removal(ManagerDevice *d)
+/* A client chardev on the back end's socket: the daemon listens. */
+static QmpValue *chardev_add(ManagerDevice *d)
 {
-    QmpValue *name = qmp_value_new_string_take(manager_device_backend_name(d));
+    QmpValue *addr = qmp_value_new_dict_of(
+        "type", qmp_value_new_string("unix"), "data",
+        qmp_value_new_dict_of("path", qmp_value_new_string(d->path), NULL), NULL);
+    QmpValue *socket = qmp_value_new_dict_of(
+        "type", qmp_value_new_string("socket"), "data",
+        qmp_value_new_dict_of("server", qmp_value_new_bool(FALSE), "addr", addr, NULL), NULL);
 
-    if (d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK) {
+    return qmp_command_new("chardev-add", "id",
+                           qmp_value_new_string_take(manager_device_backend_name(d)), "backend",
+                           socket, NULL);
+}
+
+QmpValue *manager_qemu_backend_step(ManagerDevice *d, guint i)
+{
+    if (manager_kind_is_vhost_user(d->kind) && i == 0) {
+        return chardev_add(d);
+    }
+    if (d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_NET) {
+        QmpValue *cmd =
+            qmp_command_new("netdev_add", "type", qmp_value_new_string("vhost-user"), "id",
+                            qmp_value_new_string_take(manager_device_netdev_name(d)), "chardev",
+                            qmp_value_new_string_take(manager_device_backend_name(d)), NULL);
+
+        if (d->queues) {
+            qmp_value_dict_add(qmp_value_dict_get(cmd, "arguments"), "queues",
+                               qmp_value_new_int(d->queues));
+        }
+        return cmd;
+    }
+    return qmp_command_new(
+        "blockdev-add", "driver", qmp_value_new_string(d->has_rdev ? "host_device" : "file"),
+        "node-name", qmp_value_new_string_take(manager_device_backend_name(d)), "read-only",
+        qmp_value_new_bool(d->read_only), "filename", qmp_value_new_string(d->path), NULL);
+}
+
+QmpValue *manager_qemu_backend_removal(ManagerDevice *d, guint made)
+{
+    if (made == 0) {
+        return NULL;
+    }
+    if (d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_NET && made > 1) {
+        /* QEMU removes the netdev's chardev with it */
+        return qmp_command_new("netdev_del", "id",
+                               qmp_value_new_string_take(manager_device_netdev_name(d)), NULL);
+    }
+    QmpValue *name = qmp_value_new_string_take(manager_device_backend_name(d));
+    if (manager_kind_is_vhost_user(d->kind)) {
         return qmp_command_new("chardev-remove", "id", name, NULL);
     }
     return qmp_command_new("blockdev-del", "node-name", name, NULL);
@@ -64,7 +92,22 @@ QmpValue *manager_qemu_device_add(ManagerDevice *d)
         qmp_value_dict_add(args, "drive", qmp_value_new_string(backend));
         break;
     case QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK:
+    case QMPROXY_DEVICE_DRIVER_VHOST_USER_SCSI:
         qmp_value_dict_add(args, "chardev", qmp_value_new_string(backend));
+        break;
+    case QMPROXY_DEVICE_DRIVER_VHOST_USER_FS:
+        qmp_value_dict_add(args, "chardev", qmp_value_new_string(backend));
+        qmp_value_dict_add(args, "tag", qmp_value_new_string(d->tag));
+        if (d->queue_size) {
+            qmp_value_dict_add(args, "queue-size", qmp_value_new_int(d->queue_size));
+        }
+        break;
+    case QMPROXY_DEVICE_DRIVER_VHOST_USER_NET:
+        qmp_value_dict_add(args, "netdev",
+                           qmp_value_new_string_take(manager_device_netdev_name(d)));
+        if (d->mac) {
+            qmp_value_dict_add(args, "mac", qmp_value_new_string(d->mac));
+        }
         break;
     case QMPROXY_DEVICE_DRIVER_VFIO_PCI:
     case QMPROXY_DEVICE_DRIVER__MAX: {

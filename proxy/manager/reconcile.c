@@ -27,6 +27,7 @@ typedef struct {
     QmpValue *cmd;
     guint tries;
     guint timer;
+    gboolean may_be_gone; /* what it removes may not be there */
 } Cleanup;
 
 #define CLEANUP_TRIES 50
@@ -73,6 +74,16 @@ static gboolean cleanup_retry(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+/* QEMU's words for something it does not have (qmp_dispatch's
+ * DeviceNotFound, chardev-remove's own). */
+static gboolean is_gone(QmpValue *err)
+{
+    const char *desc = qmp_value_dict_get_string(err, "desc");
+
+    return g_strcmp0(qmp_value_dict_get_string(err, "class"), "DeviceNotFound") == 0 ||
+           (desc && g_str_has_suffix(desc, "' not found"));
+}
+
 static void on_cleanup_reply(gpointer data, QmpValue *reply)
 {
     Cleanup *c = data;
@@ -87,7 +98,8 @@ static void on_cleanup_reply(gpointer data, QmpValue *reply)
         c->timer = g_timeout_add(CLEANUP_RETRY_MS, cleanup_retry, c);
         return;
     }
-    if (err) {
+    /* (a netdev_del took the chardev with it: not there is done) */
+    if (err && !(c->may_be_gone && is_gone(err))) {
         g_autofree char *text = qmp_json_to_string(reply, FALSE);
 
         g_warning("reconciling: QEMU refused a clean-up: %s", text);
@@ -103,21 +115,23 @@ static void cleanup_send(Cleanup *c)
                     c);
 }
 
-static void clean_up(Manager *m, QmpValue *cmd)
+static void clean_up(Manager *m, QmpValue *cmd, gboolean may_be_gone)
 {
     Cleanup *c = g_new0(Cleanup, 1);
 
     c->m = m;
     c->cmd = cmd;
+    c->may_be_gone = may_be_gone;
     g_ptr_array_add(m->cleanups, c);
     m->reconciling++;
     cleanup_send(c);
 }
 
-/* Whether QEMU has the back end made for @d. */
+/* Whether QEMU has the back end made for @d (for vhost-user-net, its
+ * chardev: its netdev, if any, holds it). */
 static gboolean backend_present(Manager *m, ManagerDevice *d)
 {
-    gboolean chardev = d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK;
+    gboolean chardev = manager_kind_is_vhost_user(d->kind);
     QmpValue *list = chardev ? m->chardevs : m->nodes;
     const char *key = chardev ? "label" : "node-name";
     g_autofree char *name = manager_device_backend_name(d);
@@ -162,7 +176,14 @@ static void reconcile_device(Manager *m, ManagerDevice *d)
     if (manager_device_has_backend(d) && backend_present(m, d)) {
         /* made for a plug that never completed, or left by an unplug */
         g_message("device %s: removing what QEMU still holds for it", d->id);
-        clean_up(m, manager_qemu_backend_removal(d));
+        if (d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_NET) {
+            /* QEMU 7.2 cannot list netdevs: the netdev (and its chardev)
+             * if there is one, then the chardev if it is left */
+            clean_up(m, manager_qemu_backend_removal(d, 2), TRUE);
+            clean_up(m, manager_qemu_backend_removal(d, 1), TRUE);
+        } else {
+            clean_up(m, manager_qemu_backend_removal(d, 1), FALSE);
+        }
     }
 }
 

@@ -38,6 +38,14 @@ GString *manager_table_snapshot(gpointer manager)
         add_string(rec, "key", d->key);
         qmp_value_dict_add(rec, "read-only", qmp_value_new_bool(d->read_only));
         add_string(rec, "bus", d->bus);
+        add_string(rec, "tag", d->tag);
+        add_string(rec, "mac", d->mac);
+        if (d->queue_size) {
+            qmp_value_dict_add(rec, "queue-size", qmp_value_new_int(d->queue_size));
+        }
+        if (d->queues) {
+            qmp_value_dict_add(rec, "queues", qmp_value_new_int(d->queues));
+        }
         if (d->has_rdev) {
             qmp_value_dict_add(rec, "major", qmp_value_new_int(d->major));
             qmp_value_dict_add(rec, "minor", qmp_value_new_int(d->minor));
@@ -81,7 +89,8 @@ static gboolean load_device(Manager *m, QmpValue *rec, guint n, GError **error)
     gint64 refs = id ? count_of(rec, "reference-count") : -1;
 
     if (!id || !manager_device_valid_id(id) || !path || kind < 0 || state < 0 || attach < 0 ||
-        refs < 0 || g_hash_table_contains(m->devices, id)) {
+        refs < 0 || g_hash_table_contains(m->devices, id) ||
+        (kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_FS && !qmp_value_dict_get_string(rec, "tag"))) {
         g_set_error(error, CORE_ERROR, CORE_ERROR_INVALID, "device %u of the table is malformed",
                     n + 1);
         return FALSE;
@@ -94,6 +103,10 @@ static gboolean load_device(Manager *m, QmpValue *rec, guint n, GError **error)
     d->key = key ? g_strdup(key) : manager_device_key(kind, path, &st);
     d->read_only = ro && qmp_value_type(ro) == QMP_VALUE_BOOL && qmp_value_get_bool(ro);
     d->bus = g_strdup(qmp_value_dict_get_string(rec, "bus"));
+    d->tag = g_strdup(qmp_value_dict_get_string(rec, "tag"));
+    d->mac = g_strdup(qmp_value_dict_get_string(rec, "mac"));
+    d->queue_size = MAX(count_of(rec, "queue-size"), 0);
+    d->queues = MAX(count_of(rec, "queues"), 0);
     d->has_rdev = count_of(rec, "major") >= 0 && count_of(rec, "minor") >= 0;
     d->major = d->has_rdev ? (guint)count_of(rec, "major") : 0;
     d->minor = d->has_rdev ? (guint)count_of(rec, "minor") : 0;

@@ -60,10 +60,11 @@ static void unplugged(ManagerDevice *d, const char *error)
         char *desc = NULL;
 
         if (error) {
-            desc = g_strdup_printf(
-                "%s %s: %s failed: %s", manager_op_name(d), d->id,
-                d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_BLK ? "chardev-remove" : "blockdev-del",
-                error);
+            g_autoptr(QmpValue) removal =
+                manager_qemu_backend_removal(d, manager_qemu_backend_steps(d));
+
+            desc = g_strdup_printf("%s %s: %s failed: %s", manager_op_name(d), d->id,
+                                   qmp_value_dict_get_string(removal, "execute"), error);
         }
         manager_op_conclude(d, desc, QMPROXY_EVENT_DEVICE_DETACHED);
         return;
@@ -92,8 +93,8 @@ void manager_unplug_remove_backend(ManagerDevice *d)
 {
     manager_device_step(d, TRACK_UNPLUG, UNPLUG_DELETED);
     g_clear_handle_id(&d->unplug_timer, g_source_remove);
-    if (manager_device_has_backend(d) &&
-        manager_op_send(d, manager_qemu_backend_removal(d), on_backend_removed, d)) {
+    QmpValue *removal = manager_qemu_backend_removal(d, manager_qemu_backend_steps(d));
+    if (removal && manager_op_send(d, removal, on_backend_removed, d)) {
         return;
     }
     unplugged(d, NULL);

@@ -626,7 +626,9 @@ static void test_introspection(void)
     g_assert_cmpstr(test_json_str(en, "meta-type"), ==, "enum");
     g_autofree char *values =
         json_to_string(json_object_get_member(json_node_get_object(en), "values"), FALSE);
-    g_assert_cmpstr(values, ==, "[\"virtio-blk\",\"virtio-scsi\",\"vhost-user-blk\",\"vfio-pci\"]");
+    g_assert_cmpstr(values, ==,
+                    "[\"virtio-blk\",\"virtio-scsi\",\"vhost-user-blk\",\"vfio-pci\","
+                    "\"vhost-user-fs\",\"vhost-user-net\",\"vhost-user-scsi\"]");
     test_fixture_stop(&fx);
 }
 
