@@ -2,12 +2,14 @@
  * the SCSI addresses the proxy picks are the ones the guest sees, and PCI
  * devices are really unplugged (the guest acknowledges, QEMU reports
  * DEVICE_DELETED), so their slots are reused; and the device manager's
- * own commands (device-attach, device-detach) as the guest sees them.
+ * own commands (device-attach, device-detach) as the guest sees them,
+ * vhost-user-fs mounted and used and vhost-user-net seen with its MAC.
  *
  * The guest (tests/guest/build-guest.sh: Debian's cloud kernel and a
  * busybox initramfs) reports changes of /sys/block on its console. It is
  * built once into the build directory; without Debian's mirror the tests
  * are skipped with the reason. */
+#include "backends.h"
 #include "harness.h"
 
 #include <fcntl.h>
@@ -299,17 +301,24 @@ static char *dev_ok(Guest *g, GPtrArray *events, const char *op, const char *id)
     return r;
 }
 
-static void dev_new(Guest *g, const char *driver, const char *path, const char *id)
+/* device-new with @more members (", \"tag\": ..." or ""). */
+static void dev_new_with(Guest *g, const char *driver, const char *path, const char *id,
+                         const char *more)
 {
     g_autofree char *r = send_cmd(g, NULL,
                                   "{\"execute\": \"" DM "device-new\", \"arguments\": {\"driver\": "
-                                  "\"%s\", \"path\": \"%s\", \"id\": \"%s\"}}",
-                                  driver, path, id);
+                                  "\"%s\", \"path\": \"%s\", \"id\": \"%s\"%s}}",
+                                  driver, path, id, more);
 
     if (!g_str_has_prefix(r, "{\"return\": ")) {
         g_error("device-new %s -> %s", id, r);
     }
     assert_member(r, "state", "detached");
+}
+
+static void dev_new(Guest *g, const char *driver, const char *path, const char *id)
+{
+    dev_new_with(g, driver, path, id, "");
 }
 
 /* Whether QEMU has block node or chardev @name (@query: the query command,
@@ -510,6 +519,219 @@ static void test_manager_vhost_user_blk(void)
     g_spawn_close_pid(daemon);
 }
 
+/* Guest memory a vhost-user back end can map; virtio-net without MSI-X,
+ * with which QEMU 7.2 under TCG crashes once the guest's driver starts. */
+static const char *const vhost_extra[] = {
+    "-object", "memory-backend-memfd,id=mem,size=256M,share=on",
+    "-numa",   "node,memdev=mem",
+    "-global", "virtio-net-pci.vectors=0",
+    NULL
+};
+
+/* Detaches @id: QEMU reports DEVICE_DELETED, the guest prints @gone,
+ * and QEMU holds nothing more for it; then removes it. */
+static void detach_vhost(Guest *g, const char *id, const char *gone)
+{
+    g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *d = dev_ok(g, events, "device-detach", id);
+    g_autofree char *chardev = g_strconcat("char-", id, NULL);
+
+    assert_member(d, "state", "detached");
+    wait_deleted(g, events, id);
+    g_free(console_wait(g, gone));
+    g_assert_false(qemu_lists(g, "query-chardev", "label", chardev));
+    g_autofree char *r = dev_ok(g, NULL, "device-remove", id);
+    assert_member(r, "reference-count", "0");
+}
+
+/* A shared directory as Kata gives a container: the guest mounts the
+ * tag, reads what the host wrote and writes what the host reads; after
+ * a detach, a new device with a new virtiofsd (each serves one QEMU
+ * connection) takes the same port and tag. */
+static void test_manager_vhost_user_fs(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", NULL };
+
+    if (!g_file_test(TEST_VIRTIOFSD, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip(TEST_VIRTIOFSD " is not installed (qemu-system-common)");
+        return;
+    }
+    Guest *g = guest_start_full(opts, vhost_extra);
+    g_autofree char *share = g_build_filename(g->qemu->dir, "share", NULL);
+    g_autofree char *from_host = g_build_filename(share, "from-host", NULL);
+    g_autofree char *from_guest = g_build_filename(share, "from-guest", NULL);
+
+    for (int cycle = 0; cycle < 2; cycle++) {
+        g_autofree char *id = g_strdup_printf("fs%d", cycle);
+        g_autofree char *sock = g_strdup_printf("%s/vfs%d.sock", g->qemu->dir, cycle);
+        g_autoptr(TestBackend) fsd = test_backend_virtiofsd(sock, share);
+        g_autofree char *text = g_strdup_printf("written by the host, cycle %d\n", cycle);
+        g_autofree char *want = g_strdup_printf("FS+ shared written by the host, cycle %d", cycle);
+
+        g_assert_true(g_file_set_contents(from_host, text, -1, NULL));
+        g_unlink(from_guest);
+        dev_new_with(g, "vhost-user-fs", sock, id, ", \"tag\": \"shared\"");
+        g_autofree char *a = dev_ok(g, NULL, "device-attach", id);
+        assert_member(a, "bus", "rp1");
+        assert_member(a, "tag", "shared");
+        g_autofree char *line = console_wait(g, "FS");
+        g_assert_cmpstr(line, ==, want);
+        g_autofree char *back = NULL;
+        g_assert_true(g_file_get_contents(from_guest, &back, NULL, NULL));
+        g_assert_cmpstr(back, ==, "written by the guest\n");
+        detach_vhost(g, id, "FS- ");
+    }
+    guest_stop(g);
+}
+
+/* A NIC on DPDK's vhost-user port, as with OVS-DPDK: the guest sees it
+ * with the MAC asked for; a detach takes the NIC, its netdev and its
+ * chardev in that order; the port serves the next NIC. */
+static void test_manager_vhost_user_net(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", NULL };
+    g_autofree char *dir = g_dir_make_tmp("qmproxy-pmd-XXXXXX", NULL);
+    g_autofree char *sock = g_build_filename(dir, "net.sock", NULL);
+    g_autoptr(TestBackend) pmd = test_backend_testpmd(sock);
+
+    if (!pmd) {
+        g_rmdir(dir);
+        g_test_skip("dpdk-testpmd is not installed (dpdk-dev)");
+        return;
+    }
+    Guest *g = guest_start_full(opts, vhost_extra);
+    for (int cycle = 0; cycle < 2; cycle++) {
+        g_autofree char *id = g_strdup_printf("nic%d", cycle);
+        g_autofree char *mac = g_strdup_printf("52:54:00:12:34:%02x", 0x56 + cycle);
+        g_autofree char *more = g_strdup_printf(", \"mac\": \"%s\"", mac);
+        g_autofree char *want = g_strdup_printf("NET+ eth0 %s", mac);
+        g_autofree char *netdev = g_strconcat("net-", id, NULL);
+
+        dev_new_with(g, "vhost-user-net", sock, id, more);
+        g_autofree char *a = dev_ok(g, NULL, "device-attach", id);
+        assert_member(a, "netdev", netdev);
+        assert_member(a, "mac", mac);
+        g_autofree char *line = console_wait(g, "NET+ ");
+        g_assert_cmpstr(line, ==, want);
+        detach_vhost(g, id, "NET- eth0");
+        g_autofree char *info = send_cmd(g, NULL,
+                                         "{\"execute\": \"human-monitor-command\", \"arguments\": "
+                                         "{\"command-line\": \"info network\"}}");
+        g_assert_null(strstr(info, netdev));
+    }
+    guest_stop(g);
+    test_backend_free(g_steal_pointer(&pmd));
+    g_rmdir(dir);
+}
+
+/* kill -9 at moments of a NIC's detach (before it is recorded, with
+ * device_del sent, after DEVICE_DELETED): the restarted proxy finishes
+ * the detach from its state file and QEMU's truth, leaves no netdev or
+ * chardev, and the next attach works. */
+static void test_manager_vhost_user_net_killed(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("qmproxy-pmd-XXXXXX", NULL);
+    g_autofree char *sock = g_build_filename(dir, "net.sock", NULL);
+    g_autofree char *state = g_build_filename(dir, "state.json", NULL);
+    const char *const opts[] = { "--hotplug-bus", "rp1", "--state", state, NULL };
+    g_autoptr(TestBackend) pmd = test_backend_testpmd(sock);
+
+    if (!pmd) {
+        g_rmdir(dir);
+        g_test_skip("dpdk-testpmd is not installed (dpdk-dev)");
+        return;
+    }
+    Guest *g = guest_start_full(opts, vhost_extra);
+    for (int round = 0; round < 3; round++) {
+        g_autofree char *id = g_strdup_printf("nk%d", round);
+        g_autofree char *netdev = g_strconcat("net-", id, NULL);
+        g_autofree char *chardev = g_strconcat("char-", id, NULL);
+
+        dev_new(g, "vhost-user-net", sock, id);
+        g_free(dev_ok(g, NULL, "device-attach", id));
+        g_free(console_wait(g, "NET+ "));
+        g_autofree char *detach = g_strdup_printf(
+            "{\"execute\": \"" DM "device-detach\", \"arguments\": {\"id\": \"%s\"}}", id);
+        test_client_send(g->c, detach);
+        g_usleep((gulong)round * 30000);
+        kill(g->proxy->pid, SIGKILL);
+        g_assert_true(test_proxy_wait(g->proxy, 10000));
+        g_clear_pointer(&g->c, test_client_free);
+        g_clear_pointer(&g->proxy, test_proxy_free);
+        g->proxy = test_proxy_start(g->qemu->qmp, g->qemu->dir, opts);
+        g->c = test_client_connect(g->proxy->listen);
+        g_free(test_client_handshake(g->c, NULL));
+
+        /* a detach the dead proxy had recorded completes without anyone
+         * asking again; one it had not is the runtime's to send again,
+         * since it got no answer */
+        for (int waited = 0;; waited += 50) {
+            g_autofree char *q = dev_ok(g, NULL, "query-device", id);
+            g_autofree char *st = member(q, "state");
+
+            if (waited == 0) {
+                g_test_message("round %d: %s after the restart", round, st);
+            }
+            if (!g_strcmp0(st, "detached")) {
+                break;
+            }
+            if (!g_strcmp0(st, "attached")) {
+                g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+                g_autofree char *d = dev_ok(g, events, "device-detach", id);
+
+                assert_member(d, "state", "detached");
+                break;
+            }
+            g_assert_cmpstr(st, ==, "unplugging");
+            g_assert_cmpint(waited, <, 15000);
+            g_usleep(50000);
+        }
+        g_free(console_wait(g, "NET- "));
+        g_assert_false(qemu_lists(g, "query-chardev", "label", chardev));
+        g_autofree char *info = send_cmd(g, NULL,
+                                         "{\"execute\": \"human-monitor-command\", \"arguments\": "
+                                         "{\"command-line\": \"info network\"}}");
+        g_assert_null(strstr(info, netdev));
+        g_free(dev_ok(g, NULL, "device-remove", id));
+    }
+    /* and the port serves the next NIC */
+    dev_new(g, "vhost-user-net", sock, "after");
+    g_free(dev_ok(g, NULL, "device-attach", "after"));
+    g_free(console_wait(g, "NET+ "));
+    guest_stop(g);
+    test_backend_free(g_steal_pointer(&pmd));
+    g_unlink(state);
+    g_rmdir(dir);
+}
+
+/* Debian ships no vhost-user-scsi back end: the stub's empty SCSI target
+ * is enough for the guest to take the HBA, and to let it go at a detach. */
+static void test_manager_vhost_user_scsi(void)
+{
+    const char *const opts[] = { "--hotplug-bus", "rp1", NULL };
+    Guest *g = guest_start_full(opts, vhost_extra);
+    g_autofree char *sock = g_build_filename(g->qemu->dir, "scsi.sock", NULL);
+    g_autoptr(TestBackend) stub = test_backend_stub(sock, "scsi");
+
+    for (int cycle = 0; cycle < 2; cycle++) {
+        g_autofree char *id = g_strdup_printf("vs%d", cycle);
+        g_autofree char *chardev = g_strconcat("char-", id, NULL);
+
+        dev_new(g, "vhost-user-scsi", sock, id);
+        g_autofree char *a = dev_ok(g, NULL, "device-attach", id);
+        assert_member(a, "bus", "rp1");
+        assert_member(a, "chardev", chardev);
+        g_assert_true(qemu_lists(g, "query-chardev", "label", chardev));
+        g_autoptr(GPtrArray) events = g_ptr_array_new_with_free_func(g_free);
+        g_autofree char *d = dev_ok(g, events, "device-detach", id);
+        assert_member(d, "state", "detached");
+        wait_deleted(g, events, id);
+        g_assert_false(qemu_lists(g, "query-chardev", "label", chardev));
+        g_free(dev_ok(g, NULL, "device-remove", id));
+    }
+    guest_stop(g);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -527,5 +749,9 @@ int main(int argc, char **argv)
     g_test_add_func("/guest/manager/unplug-timeout-then-release",
                     test_manager_unplug_timeout_then_release);
     g_test_add_func("/guest/manager/vhost-user-blk", test_manager_vhost_user_blk);
+    g_test_add_func("/guest/manager/vhost-user-fs", test_manager_vhost_user_fs);
+    g_test_add_func("/guest/manager/vhost-user-net", test_manager_vhost_user_net);
+    g_test_add_func("/guest/manager/vhost-user-scsi", test_manager_vhost_user_scsi);
+    g_test_add_func("/guest/manager/vhost-user-net-killed", test_manager_vhost_user_net_killed);
     return g_test_run();
 }
