@@ -138,12 +138,16 @@ static char *kind_arguments_problem(ManagerKind kind, QmpValue *args)
                                "bytes",
                                MAX_TAG_LEN);
     }
-    /* 0 stands for QEMU's default in the table */
-    for (guint i = 0; i < G_N_ELEMENTS(only); i++) {
-        QmpValue *v = qmp_value_dict_get(args, only[i].member);
+    /* 0 stands for QEMU's default in the table; QEMU's own limits are
+     * lower than this one, and its to say */
+    static const char *const counts[] = { "queue-size", "queues" };
+    for (guint i = 0; i < G_N_ELEMENTS(counts); i++) {
+        QmpValue *v = qmp_value_dict_get(args, counts[i]);
 
-        if (v && qmp_value_type(v) == QMP_VALUE_INT && qmp_value_get_int(v) < 1) {
-            return g_strdup_printf("Parameter '%s' expects a number of at least 1", only[i].member);
+        if (v && (qmp_value_type(v) != QMP_VALUE_INT || qmp_value_get_int(v) < 1 ||
+                  qmp_value_get_int(v) > G_MAXUINT16)) {
+            return g_strdup_printf("Parameter '%s' expects a number from 1 to %u", counts[i],
+                                   G_MAXUINT16);
         }
     }
     if (mac && !is_mac(mac)) {
