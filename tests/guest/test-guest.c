@@ -595,6 +595,20 @@ static void test_manager_vhost_user_fs(void)
     guest_stop(g);
 }
 
+/* testpmd's port in @dir, or NULL, @dir removed and the test skipped,
+ * when DPDK is not installed. */
+static TestBackend *testpmd_or_skip(const char *dir)
+{
+    g_autofree char *sock = g_build_filename(dir, "net.sock", NULL);
+    TestBackend *pmd = test_backend_testpmd(sock);
+
+    if (!pmd) {
+        g_rmdir(dir);
+        g_test_skip("dpdk-testpmd is not installed (dpdk-dev)");
+    }
+    return pmd;
+}
+
 /* A NIC on DPDK's vhost-user port, as with OVS-DPDK: the guest sees it
  * with the MAC asked for; a detach takes the NIC, its netdev and its
  * chardev in that order; the port serves the next NIC. */
@@ -602,14 +616,12 @@ static void test_manager_vhost_user_net(void)
 {
     const char *const opts[] = { "--hotplug-bus", "rp1", NULL };
     g_autofree char *dir = g_dir_make_tmp("qmproxy-pmd-XXXXXX", NULL);
-    g_autofree char *sock = g_build_filename(dir, "net.sock", NULL);
-    g_autoptr(TestBackend) pmd = test_backend_testpmd(sock);
+    g_autoptr(TestBackend) pmd = testpmd_or_skip(dir);
 
     if (!pmd) {
-        g_rmdir(dir);
-        g_test_skip("dpdk-testpmd is not installed (dpdk-dev)");
         return;
     }
+    const char *sock = pmd->socket;
     Guest *g = guest_start_full(opts, vhost_extra);
     for (int cycle = 0; cycle < 2; cycle++) {
         g_autofree char *id = g_strdup_printf("nic%d", cycle);
@@ -639,16 +651,14 @@ static void test_manager_vhost_user_net(void)
 static void test_manager_vhost_user_net_killed(void)
 {
     g_autofree char *dir = g_dir_make_tmp("qmproxy-pmd-XXXXXX", NULL);
-    g_autofree char *sock = g_build_filename(dir, "net.sock", NULL);
     g_autofree char *state = g_build_filename(dir, "state.json", NULL);
     const char *const opts[] = { "--hotplug-bus", "rp1", "--state", state, NULL };
-    g_autoptr(TestBackend) pmd = test_backend_testpmd(sock);
+    g_autoptr(TestBackend) pmd = testpmd_or_skip(dir);
 
     if (!pmd) {
-        g_rmdir(dir);
-        g_test_skip("dpdk-testpmd is not installed (dpdk-dev)");
         return;
     }
+    const char *sock = pmd->socket;
     Guest *g = guest_start_full(opts, vhost_extra);
     for (int round = 0; round < 3; round++) {
         g_autofree char *id = g_strdup_printf("nk%d", round);
