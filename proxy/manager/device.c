@@ -161,11 +161,6 @@ char *manager_device_netdev_name(ManagerDevice *d)
     return g_strdup_printf("net-%s", d->id);
 }
 
-gboolean manager_device_has_backend(ManagerDevice *d)
-{
-    return d->kind != QMPROXY_DEVICE_DRIVER_VFIO_PCI;
-}
-
 gboolean manager_device_needs_record_first(ManagerDevice *d)
 {
     return d->kind == QMPROXY_DEVICE_DRIVER_VIRTIO_BLK ||

@@ -165,9 +165,9 @@ void manager_device_emit(ManagerDevice *d, const char *event);
  * (@st is filled in then), otherwise its path made absolute. */
 char *manager_device_key(ManagerKind kind, const char *path, struct stat *st);
 gboolean manager_device_valid_id(const char *id);
-/* The block node (or chardev) its back end gets; whether it has one. */
+/* The block node (or chardev) its back end gets, if it has one (see
+ * manager_qemu_backend_steps()). */
 char *manager_device_backend_name(ManagerDevice *d);
-gboolean manager_device_has_backend(ManagerDevice *d);
 /* Whether its back end is a vhost-user daemon's socket. */
 gboolean manager_kind_is_vhost_user(ManagerKind kind);
 /* The netdev a vhost-user-net device gets. */
@@ -191,6 +191,8 @@ QmpValue *manager_qemu_device_del(ManagerDevice *d);
  * succeeded. */
 const char *manager_qemu_error(QmpValue *reply);
 gboolean manager_qemu_ok(QmpValue *reply);
+/* Whether @reply says QEMU has no such device, chardev or netdev. */
+gboolean manager_qemu_not_found(QmpValue *reply);
 
 /* ---- table.c: the table on disk ---- */
 

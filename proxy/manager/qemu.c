@@ -144,3 +144,13 @@ gboolean manager_qemu_ok(QmpValue *reply)
 {
     return reply && qmp_value_dict_get(reply, "return");
 }
+
+gboolean manager_qemu_not_found(QmpValue *reply)
+{
+    QmpValue *err = reply ? qmp_value_dict_get(reply, "error") : NULL;
+    const char *desc = err ? qmp_value_dict_get_string(err, "desc") : NULL;
+
+    /* qmp_dispatch's class for a missing device; chardev-remove's words */
+    return err && (g_strcmp0(qmp_value_dict_get_string(err, "class"), "DeviceNotFound") == 0 ||
+                   (desc && g_str_has_suffix(desc, "' not found")));
+}

@@ -74,16 +74,6 @@ static gboolean cleanup_retry(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* QEMU's words for something it does not have (qmp_dispatch's
- * DeviceNotFound, chardev-remove's own). */
-static gboolean is_gone(QmpValue *err)
-{
-    const char *desc = qmp_value_dict_get_string(err, "desc");
-
-    return g_strcmp0(qmp_value_dict_get_string(err, "class"), "DeviceNotFound") == 0 ||
-           (desc && g_str_has_suffix(desc, "' not found"));
-}
-
 static void on_cleanup_reply(gpointer data, QmpValue *reply)
 {
     Cleanup *c = data;
@@ -99,7 +89,7 @@ static void on_cleanup_reply(gpointer data, QmpValue *reply)
         return;
     }
     /* (a netdev_del took the chardev with it: not there is done) */
-    if (err && !(c->may_be_gone && is_gone(err))) {
+    if (err && !(c->may_be_gone && manager_qemu_not_found(reply))) {
         g_autofree char *text = qmp_json_to_string(reply, FALSE);
 
         g_warning("reconciling: QEMU refused a clean-up: %s", text);
@@ -173,7 +163,7 @@ static void reconcile_device(Manager *m, ManagerDevice *d)
     }
     manager_device_state(d, QMPROXY_DEVICE_STATE_DETACHED);
     d->attach_count = 0;
-    if (manager_device_has_backend(d) && backend_present(m, d)) {
+    if (manager_qemu_backend_steps(d) && backend_present(m, d)) {
         /* made for a plug that never completed, or left by an unplug */
         g_message("device %s: removing what QEMU still holds for it", d->id);
         if (d->kind == QMPROXY_DEVICE_DRIVER_VHOST_USER_NET) {

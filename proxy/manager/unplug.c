@@ -100,13 +100,6 @@ void manager_unplug_remove_backend(ManagerDevice *d)
     unplugged(d, NULL);
 }
 
-static gboolean is_not_found(QmpValue *reply)
-{
-    QmpValue *err = reply ? qmp_value_dict_get(reply, "error") : NULL;
-
-    return err && g_strcmp0(qmp_value_dict_get_string(err, "class"), "DeviceNotFound") == 0;
-}
-
 static void refusal_saved(ManagerDevice *d, const GError *error)
 {
     g_autofree char *why = g_steal_pointer(&d->refusal);
@@ -149,7 +142,7 @@ static void on_device_del(gpointer data, QmpValue *reply)
         strstr(manager_qemu_error(reply), "already in the process of unplug")) {
         return; /* now DEVICE_DELETED, or the time-out */
     }
-    if (is_not_found(reply)) {
+    if (manager_qemu_not_found(reply)) {
         /* someone else unplugged it: what it held is ours to remove */
         manager_unplug_remove_backend(d);
         return;
