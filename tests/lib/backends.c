@@ -1,18 +1,13 @@
 /* backends.c - vhost-user back ends for the tests (see backends.h). */
 #include "backends.h"
 
+#include "harness.h"
+
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-/* A test that fails aborts at once: its back ends must not outlive it. */
-static void die_with_parent(gpointer unused)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
 
 TestBackend *test_backend_start(const char *const *argv, const char *socket, gboolean keep_stdin)
 {
@@ -26,7 +21,7 @@ TestBackend *test_backend_start(const char *const *argv, const char *socket, gbo
     b->input = -1;
     g_spawn_async_with_pipes_and_fds(NULL, argv, NULL,
                                      G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-                                     die_with_parent, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
+                                     test_die_with_parent, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
                                      &b->pid, keep_stdin ? &b->input : NULL, NULL, NULL, &error);
     g_assert_no_error(error);
     close(log_fd);

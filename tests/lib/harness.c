@@ -63,7 +63,7 @@ static gboolean wait_for_file(const char *path, guint timeout_ms)
 
 /* A test that fails aborts at once: what it started must not outlive it
  * (a QEMU left running holds its sockets and a CPU's share). */
-static void die_with_parent(gpointer unused)
+void test_die_with_parent(gpointer unused)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
@@ -77,7 +77,7 @@ static GPid spawn(char **argv, const char *log_path)
     g_assert_cmpint(log_fd, >=, 0);
     gboolean ok =
         g_spawn_async_with_fds(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-                               die_with_parent, NULL, &pid, -1, log_fd, log_fd, &error);
+                               test_die_with_parent, NULL, &pid, -1, log_fd, log_fd, &error);
     close(log_fd);
     g_assert_no_error(error);
     g_assert_true(ok);

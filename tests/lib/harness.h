@@ -40,10 +40,14 @@ void test_qemu_free(TestQemu *q);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(TestQemu, test_qemu_free)
 
 /* Starts qmproxy in front of @upstream with @extra options and waits until
- * it serves (its socket answers with a greeting). */
+ * its socket is there (one a killed proxy left: until it is taken over);
+ * a client's greeting may still wait for reconciliation. */
 TestProxy *test_proxy_start(const char *upstream, const char *dir, const char *const *extra);
 /* Starts qmproxy without waiting; for tests of refusals. */
 TestProxy *test_proxy_spawn(const char *upstream, const char *listen, const char *const *extra);
+/* A child setup for g_spawn_*: the child gets SIGKILL when the test dies,
+ * so that nothing a failed test started outlives it. */
+void test_die_with_parent(gpointer unused);
 /* Starts @argv (the program found on $PATH or given as a path) with its
  * stdout and stderr in @log, followed like a proxy (wait, log, free). */
 TestProxy *test_spawn_logged(const char *const *argv, const char *log);

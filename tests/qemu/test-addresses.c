@@ -42,9 +42,7 @@ static void test_foreign_plugs(void)
 
     start_with_second_monitor(&fx, second);
     /* another manager plugs through QEMU's other monitor */
-    TestClient *other = test_client_connect(second);
-    g_assert_nonnull(other);
-    g_free(test_client_handshake(other, NULL));
+    TestClient *other = test_fixture_client_at(second, NULL);
     g_autoptr(JsonNode) n1 = test_qmp_ok(
         other, "{\"execute\": \"blockdev-add\", \"arguments\": {\"driver\": \"null-co\", "
                "\"node-name\": \"f0\"}}");

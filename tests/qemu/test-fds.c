@@ -1,5 +1,6 @@
 /* test-fds.c - file descriptors passed with getfd and add-fd (SCM_RIGHTS)
  * reach QEMU with the command they came with, and only that client's. */
+#include "fixture.h"
 #include "harness.h"
 
 #include <string.h>
@@ -11,10 +12,7 @@ static TestProxy *proxy;
 
 static TestClient *negotiated(void)
 {
-    TestClient *c = test_client_connect(proxy->listen);
-
-    g_assert_nonnull(c);
-    g_free(test_client_handshake(c, NULL));
+    TestClient *c = test_fixture_client_at(proxy->listen, NULL);
     return c;
 }
 

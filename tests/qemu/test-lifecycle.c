@@ -1,5 +1,6 @@
 /* test-lifecycle.c - starting, refusing to start, stopping, QEMU going
  * away, and who may connect. */
+#include "fixture.h"
 #include "harness.h"
 #include "fake-qemu.h"
 
@@ -73,9 +74,8 @@ static void test_sigterm(void)
 {
     g_autoptr(TestQemu) q = test_qemu_start(NULL);
     g_autoptr(TestProxy) p = test_proxy_start(q->qmp, q->dir, NULL);
-    g_autoptr(TestClient) c = test_client_connect(p->listen);
+    g_autoptr(TestClient) c = test_fixture_client_at(p->listen, NULL);
 
-    g_free(test_client_handshake(c, NULL));
     kill(p->pid, SIGTERM);
     g_assert_true(exited_with(p, 0));
     g_assert_false(g_file_test(p->listen, G_FILE_TEST_EXISTS));
@@ -134,22 +134,25 @@ static void test_refuse_caps_refused(void)
                     NULL, "refused qmp_capabilities: nope");
 }
 
+/* Script steps for a fake once the proxy has negotiated: it learns what
+ * devices "QEMU" has (none), then a client's qmp_capabilities is checked
+ * by "QEMU". */
+#define FAKE_LEARNS_NOTHING                                                                        \
+    "recv\nsend {\"return\": [{\"name\": \"type\", \"type\": \"string\"}]}\n"
+#define FAKE_CLIENT_CAPS                                                                           \
+    "recv\nsend {\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"Capabilities "            \
+    "negotiation is already complete, command ignored\"}}\n"
+
 static void test_upstream_crash_mid_command(void)
 {
     g_autofree char *dir = g_dir_make_tmp("qmproxy-test-XXXXXX", NULL);
     g_autofree char *up = g_build_filename(dir, "fake.sock", NULL);
     g_autoptr(TestFakeQmp) fake = test_fake_qmp_start(
-        up, "send " TEST_FAKE_GREETING "\nrecv\nreply \"return\": {}\n"
-            /* the proxy learns what devices "QEMU" has: none */
-            "recv\nsend {\"return\": [{\"name\": \"type\", \"type\": \"string\"}]}\n"
-            /* the client's qmp_capabilities, checked by "QEMU" */
-            "recv\nsend {\"error\": {\"class\": \"CommandNotFound\", \"desc\": "
-            "\"Capabilities negotiation is already complete, command ignored\"}}\n"
-            "recv\nclose");
+        up, "send " TEST_FAKE_GREETING
+            "\nrecv\nreply \"return\": {}\n" FAKE_LEARNS_NOTHING FAKE_CLIENT_CAPS "recv\nclose");
     g_autoptr(TestProxy) p = test_proxy_start(up, dir, NULL);
-    g_autoptr(TestClient) c = test_client_connect(p->listen);
+    g_autoptr(TestClient) c = test_fixture_client_at(p->listen, NULL);
 
-    g_free(test_client_handshake(c, NULL));
     test_client_send(c, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"d1\"}, \"id\": "
                         "\"del-1\"}");
     /* the fake reads the command and dies without answering */
@@ -175,15 +178,11 @@ static void test_previous_clients_answer(void)
             "send {\"error\": {\"class\": \"GenericError\", \"desc\": \"Bus 'pcie.0' does not "
             "support hotplugging\"}}\n"
             "send {\"return\": {}}\n"
-            "reply \"return\": {}\n"
-            "recv\nsend {\"return\": [{\"name\": \"type\", \"type\": \"string\"}]}\n"
-            "recv\nsend {\"error\": {\"class\": \"CommandNotFound\", \"desc\": "
-            "\"Capabilities negotiation is already complete, command ignored\"}}\n"
+            "reply \"return\": {}\n" FAKE_LEARNS_NOTHING FAKE_CLIENT_CAPS
             "recv\nreply \"return\": {\"running\": true, \"status\": \"running\"}\nhang");
     g_autoptr(TestProxy) p = test_proxy_start(up, dir, NULL);
-    g_autoptr(TestClient) c = test_client_connect(p->listen);
+    g_autoptr(TestClient) c = test_fixture_client_at(p->listen, NULL);
 
-    g_free(test_client_handshake(c, NULL));
     g_autofree char *r = test_client_cmd(c, "{\"execute\": \"query-status\", \"id\": 7}");
     g_assert_cmpstr(r, ==, "{\"return\": {\"running\": true, \"status\": \"running\"}, \"id\": 7}");
     assert_log_has(p, "dropped an answer to the previous client of QEMU's monitor: {\"error\"");

@@ -1,5 +1,6 @@
 /* test-multiclient.c - many clients on one QEMU: colliding ids, pipelines,
  * events to every negotiated client, clients that vanish or stop reading. */
+#include "fixture.h"
 #include "harness.h"
 
 #include <string.h>
@@ -20,10 +21,7 @@ static gboolean has_id(const char *reply, int id)
 
 static TestClient *negotiated(void)
 {
-    TestClient *c = test_client_connect(proxy->listen);
-
-    g_assert_nonnull(c);
-    g_free(test_client_handshake(c, NULL));
+    TestClient *c = test_fixture_client_at(proxy->listen, NULL);
     return c;
 }
 

@@ -9,6 +9,7 @@
  * which outlives it by a moment (or, with -daemonize, for QEMU's life),
  * comes back to it, so every test checks the proxy's own exit too. Each
  * wrapper gets a TMPDIR of its own, which must be empty at the end. */
+#include "fixture.h"
 #include "harness.h"
 
 #include <errno.h>
@@ -348,9 +349,7 @@ static void test_fd_listening(void)
     /* a second client on the same socket, as when libvirtd restarts */
     g_autoptr(TestClient) again = connect_once(monitor);
     g_free(test_client_handshake(again, NULL));
-    g_autoptr(TestClient) other = test_client_connect(also_at);
-    g_assert_nonnull(other);
-    g_free(test_client_handshake(other, NULL));
+    g_autoptr(TestClient) other = test_fixture_client_at(also_at, NULL);
     g_free(test_client_cmd(lv, "{\"execute\": \"quit\"}"));
     wrap_done(p, w, 0);
     /* the socket is libvirt's: it removes it */
@@ -530,9 +529,7 @@ static void test_descriptors_reach_qemu(void)
         if (daemonize) {
             g_assert_true(exited_with(w, 0));
         }
-        g_autoptr(TestClient) c = test_client_connect(p->sock);
-        g_assert_nonnull(c);
-        g_free(test_client_handshake(c, NULL));
+        g_autoptr(TestClient) c = test_fixture_client_at(p->sock, NULL);
         g_autofree char *sets = test_client_cmd(c, "{\"execute\": \"query-fdsets\"}");
         g_assert_nonnull(strstr(sets, "\"opaque\": \"passed\""));
         g_assert_nonnull(strstr(sets, "\"fdset-id\": 1"));
@@ -629,10 +626,7 @@ static void test_sigterm_reaches_qemu(void)
     Place *p = place_new();
     const char *const args[] = { "-qmp", p->qmp, NULL };
     TestProxy *w = wrap(p, NULL, args);
-    g_autoptr(TestClient) c = test_client_connect(p->sock);
-    g_assert_nonnull(c);
-
-    g_free(test_client_handshake(c, NULL));
+    g_autoptr(TestClient) c = test_fixture_client_at(p->sock, NULL);
     kill(w->pid, SIGTERM);
     /* QEMU itself got it: it says so, then goes, and so does the proxy */
     g_assert_true(test_client_wait_eof(c, 20000));
@@ -648,10 +642,7 @@ static void test_pid_is_qemus(void)
     Place *p = place_new();
     const char *const args[] = { "-qmp", p->qmp, NULL };
     TestProxy *w = wrap(p, NULL, args);
-    g_autoptr(TestClient) c = test_client_connect(p->sock);
-    g_assert_nonnull(c);
-
-    g_free(test_client_handshake(c, NULL));
+    g_autoptr(TestClient) c = test_fixture_client_at(p->sock, NULL);
     g_autofree char *exe_link = g_strdup_printf("/proc/%d/exe", (int)w->pid);
     g_autofree char *exe = g_file_read_link(exe_link, NULL);
     g_assert_true(g_str_has_prefix(strrchr(exe, '/') + 1, "qemu-system-x86_64"));
@@ -688,10 +679,7 @@ static void test_connect_at_once(void)
     const char *const args[] = { "-qmp", p->qmp, NULL };
     TestProxy *w = wrap(p, NULL, args);
     /* no waiting at all: the socket is the proxy's before QEMU starts */
-    g_autoptr(TestClient) c = test_client_connect(p->sock);
-    g_assert_nonnull(c);
-
-    g_free(test_client_handshake(c, NULL));
+    g_autoptr(TestClient) c = test_fixture_client_at(p->sock, NULL);
     g_free(test_client_cmd(c, "{\"execute\": \"quit\"}"));
     wrap_done(p, w, 0);
     place_free(p);
